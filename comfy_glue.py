@@ -1,0 +1,156 @@
+"""Every use of ComfyUI internals by the pack, in one place.
+
+ComfyUI changing underneath a pack is the largest risk a pack has, so the rest of
+Kinema calls only these functions. Nothing here assigns to a ComfyUI module: model
+changes go through a ModelPatcher clone's own hooks (additional models, injections,
+patches, object patches), which ComfyUI applies and undoes itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import comfy.lora
+import comfy.model_management
+import comfy.model_patcher
+import comfy.model_sampling
+import comfy.patcher_extension
+import folder_paths
+import torch
+from comfy.ldm.modules.attention import SpatialTransformer, optimized_attention
+from comfy.ldm.modules.diffusionmodules.openaimodel import ResBlock, TimestepEmbedSequential
+
+log = logging.getLogger(__name__)
+
+MOTION_MODELS = "animatediff_models"
+MOTION_LORAS = "animatediff_motion_lora"
+ModelPatcher = comfy.model_patcher.ModelPatcher
+
+
+# -- model folders --------------------------------------------------------------------------
+def register_model_folders() -> None:
+    """The folder keys AnimateDiff users already have, under ComfyUI's models dir, for weight files only."""
+    for key in (MOTION_MODELS, MOTION_LORAS):
+        folder_paths.add_model_folder_path(key, str(Path(folder_paths.models_dir) / key), is_default=True)
+        # A new key starts with an empty extension set, which would list any file at all.
+        folder_paths.folder_names_and_paths[key][1].update(folder_paths.supported_pt_extensions)
+
+
+def list_model_files(key: str) -> list[str]:
+    return folder_paths.get_filename_list(key)
+
+
+def missing_model_file(key: str, name: str) -> str | None:
+    """None when ``name`` is in a ``key`` folder, else a message naming the file, the folders and the fix."""
+    if folder_paths.get_full_path(key, name) is not None:
+        return None
+    searched = ", ".join(folder_paths.get_folder_paths(key))
+    return f"{name!r} is not in any {key} folder (searched: {searched}); put the file there or pick another."
+
+
+def model_file_path(key: str, name: str) -> Path:
+    problem = missing_model_file(key, name)
+    if problem:
+        raise FileNotFoundError(problem)
+    return Path(folder_paths.get_full_path(key, name))
+
+
+# -- devices and memory ---------------------------------------------------------------------
+def unet_dtype() -> torch.dtype:
+    return comfy.model_management.unet_dtype()
+
+
+def wrap_in_patcher(module: torch.nn.Module) -> ModelPatcher:
+    """A ModelPatcher for a plain module, so ComfyUI's memory manager loads and offloads it."""
+    return ModelPatcher(
+        module,
+        load_device=comfy.model_management.get_torch_device(),
+        offload_device=comfy.model_management.unet_offload_device(),
+    )
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+    """ComfyUI's best attention backend for this machine; q/k/v are [batch, tokens, heads*dim]."""
+    return optimized_attention(q, k, v, heads)
+
+
+# -- patching a model clone -----------------------------------------------------------------
+def add_injection(patcher: ModelPatcher, key: str, inject: Callable, eject: Callable) -> None:
+    """Run ``inject(patcher)`` after ComfyUI applies weight patches and ``eject(patcher)`` before it removes them."""
+    patcher.set_injections(key, [comfy.patcher_extension.PatcherInjection(inject=inject, eject=eject)])
+
+
+def diffusion_model(patcher: ModelPatcher) -> torch.nn.Module:
+    return patcher.model.diffusion_model
+
+
+def unet_block_lists(unet: torch.nn.Module) -> dict[str, list[torch.nn.Module]]:
+    """The UNet's block containers by role: 'input', 'middle', 'output' (each a TimestepEmbedSequential)."""
+    return {"input": list(unet.input_blocks), "middle": [unet.middle_block], "output": list(unet.output_blocks)}
+
+
+def is_spatial_transformer(layer: torch.nn.Module) -> bool:
+    return isinstance(layer, SpatialTransformer)
+
+
+def is_resblock(layer: torch.nn.Module) -> bool:
+    return isinstance(layer, ResBlock)
+
+
+def is_block_container(block: torch.nn.Module) -> bool:
+    return isinstance(block, TimestepEmbedSequential)
+
+
+def model_type_name(patcher: ModelPatcher) -> str:
+    """'SD15', 'SDXL', ... : ComfyUI's name for the loaded model's config class."""
+    return type(patcher.model.model_config).__name__
+
+
+def loaded_model_dtype(patcher: ModelPatcher) -> torch.dtype:
+    return patcher.model_dtype()
+
+
+# -- sampling schedules ---------------------------------------------------------------------
+def discrete_eps_sampling(beta_schedule: str, linear_start: float, linear_end: float) -> torch.nn.Module:
+    """A ModelSamplingDiscrete (eps prediction) over a given beta schedule, in ComfyUI's schedule names."""
+
+    class _Config:
+        sampling_settings = {"beta_schedule": beta_schedule, "linear_start": linear_start, "linear_end": linear_end}
+
+    class _Sampling(comfy.model_sampling.ModelSamplingDiscrete, comfy.model_sampling.EPS):
+        pass
+
+    return _Sampling(_Config())
+
+
+def lcm_sampling(beta_schedule: str, linear_start: float, linear_end: float) -> torch.nn.Module:
+    """AnimateLCM's schedule: ComfyUI's own LCM sampling over 50 distilled steps."""
+    from comfy_extras.nodes_model_advanced import LCM, ModelSamplingDiscreteDistilled
+
+    class _Config:
+        sampling_settings = {"beta_schedule": beta_schedule, "linear_start": linear_start, "linear_end": linear_end}
+
+    class _Sampling(ModelSamplingDiscreteDistilled, LCM):
+        pass
+
+    return _Sampling(_Config())
+
+
+def set_model_sampling(patcher: ModelPatcher, sampling: torch.nn.Module) -> None:
+    patcher.add_object_patch("model_sampling", sampling)
+
+
+# -- weight patches -------------------------------------------------------------------------
+def add_lora_patches(patcher: ModelPatcher, pairs: dict[str, tuple[torch.Tensor, torch.Tensor]], strength: float) -> int:
+    """Patch ``weight_key <- weight_key + strength * up @ down`` through ComfyUI's LoRA machinery (no dense delta kept)."""
+    lora, key_map = {}, {}
+    for index, (weight_key, (up, down)) in enumerate(pairs.items()):
+        name = f"motion_lora_{index}"
+        lora[f"{name}.lora_up.weight"] = up
+        lora[f"{name}.lora_down.weight"] = down
+        key_map[name] = weight_key
+    patches = comfy.lora.load_lora(lora, key_map, log_missing=True)
+    applied = patcher.add_patches(patches, strength_patch=strength)
+    return len(applied)

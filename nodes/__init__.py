@@ -1,0 +1,16 @@
+"""The pack's node list, registered with ComfyUI through one V3 extension."""
+
+from __future__ import annotations
+
+from .. import comfy_glue
+from . import motion_module_nodes
+from .schema import ComfyExtension, io
+
+ALL_NODES: list[type[io.ComfyNode]] = [*motion_module_nodes.NODES]
+
+
+class KinemaExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        # ComfyUI 0.3.75 never calls on_load; this runs once, when the pack is loaded.
+        comfy_glue.register_model_folders()
+        return ALL_NODES

@@ -1,0 +1,1 @@
+"""Headless execution of ComfyUI workflows: in this process, or on ComfyUI servers."""

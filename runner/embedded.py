@@ -1,0 +1,242 @@
+"""Run ComfyUI in this process, without its HTTP server.
+
+This is the runner's only contact with ComfyUI's execution internals (``nodes``,
+``execution``, ``folder_paths``, ``comfy.cli_args``), the same calls ComfyUI's own
+``main.py`` makes; the pack's node code never comes here. One ``EmbeddedComfy`` per
+process: ComfyUI keeps its node registry and loaded models in module globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .results import RunResult, output_files
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class HostPaths:
+    """Folders the embedded host reads and writes."""
+
+    comfyui: Path
+    output: Path
+    work: Path  # input/, temp/, user/ live here, so runs never write into the ComfyUI tree
+    model_dirs: dict[str, list[Path]] = dataclasses.field(default_factory=dict)  # folder key -> extra dirs
+
+
+class _EventRecorder:
+    """The server object PromptExecutor talks to: records events and per-node wall time."""
+
+    def __init__(self) -> None:
+        self.client_id: str | None = None
+        self.last_node_id: str | None = None
+        self.last_prompt_id: str | None = None
+        self.events: list[tuple[str, dict]] = []
+        self.node_seconds: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def send_sync(self, event: str, data: Any, sid: str | None = None) -> None:
+        if not isinstance(data, dict):  # binary previews
+            return
+        self.events.append((event, data))
+        if event in ("executing", "execution_success", "execution_error", "execution_interrupted"):
+            self._close_current_node()
+            if event == "executing" and data.get("node") is not None:
+                self._current = (str(data["node"]), time.perf_counter())
+
+    def _close_current_node(self) -> None:
+        if self._current is not None:
+            node, started = self._current
+            self.node_seconds[node] = self.node_seconds.get(node, 0.0) + time.perf_counter() - started
+            self._current = None
+
+    def queue_updated(self) -> None:
+        pass
+
+    def send_progress_text(self, text: str, node_id: str, sid: str | None = None) -> None:
+        self.events.append(("progress_text", {"node": node_id, "text": text}))
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def prepare_comfy_imports(comfyui: Path, argv: list[str] | None = None) -> None:
+    """Make ``import comfy`` work in this process with the given ComfyUI command line.
+
+    ComfyUI parses its command line once, at the first import of ``comfy.cli_args``;
+    main.py enables that parsing, and so do we, with ``argv`` in place of ours. With no
+    CUDA device, ``--cpu`` is implied (model_management would otherwise ask CUDA).
+    """
+    if str(comfyui) not in sys.path:
+        sys.path.insert(0, str(comfyui))
+    if "comfy.cli_args" in sys.modules:
+        return
+    import torch
+
+    argv = list(argv or [])
+    if not torch.cuda.is_available() and "--cpu" not in argv:
+        argv.append("--cpu")
+    import comfy.options
+
+    comfy.options.enable_args_parsing()
+    saved = sys.argv
+    sys.argv = ["main.py", *argv]
+    try:
+        import comfy.cli_args  # noqa: F401  (parses sys.argv at import)
+    finally:
+        sys.argv = saved
+
+
+class EmbeddedComfy:
+    """Boot ComfyUI once, then validate and execute API-format prompts."""
+
+    def __init__(self, paths: HostPaths, extra_args: tuple[str, ...] = ()) -> None:
+        self.paths = paths
+        self._argv = list(extra_args)
+        self.import_warnings: list[str] = []
+        self._executor = None
+        self._recorder = _EventRecorder()
+
+    # -- boot -----------------------------------------------------------------------------
+    def boot(self) -> "EmbeddedComfy":
+        prepare_comfy_imports(self.paths.comfyui, self._argv)
+        import utils.extra_config  # noqa: F401  (0.3.75 needs it imported before nodes)
+        import execution
+        import folder_paths
+        import hook_breaker_ac10a0
+        import nodes
+
+        self._configure_folders(folder_paths)
+        collector = _WarningCollector()
+        logging.getLogger().addHandler(collector)
+        try:
+            # As main.py does: snapshot core functions, load nodes, restore anything a pack replaced.
+            hook_breaker_ac10a0.save_functions()
+            asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
+            hook_breaker_ac10a0.restore_functions()
+        finally:
+            logging.getLogger().removeHandler(collector)
+        self.import_warnings = collector.messages
+        self._executor = execution.PromptExecutor(
+            self._recorder, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0}
+        )
+        return self
+
+
+    def _configure_folders(self, folder_paths) -> None:
+        work = self.paths.work
+        for sub in ("input", "temp", "user"):
+            (work / sub).mkdir(parents=True, exist_ok=True)
+        self.paths.output.mkdir(parents=True, exist_ok=True)
+        folder_paths.set_output_directory(str(self.paths.output))
+        folder_paths.set_input_directory(str(work / "input"))
+        folder_paths.set_temp_directory(str(work / "temp"))
+        folder_paths.set_user_directory(str(work / "user"))
+        for key, dirs in self.paths.model_dirs.items():
+            for directory in dirs:
+                folder_paths.add_model_folder_path(key, str(directory))
+
+    # -- queries --------------------------------------------------------------------------
+    @staticmethod
+    def node_class(node_type: str):
+        import nodes
+
+        return nodes.NODE_CLASS_MAPPINGS.get(node_type)
+
+    @staticmethod
+    def node_types() -> dict[str, Any]:
+        import nodes
+
+        return dict(nodes.NODE_CLASS_MAPPINGS)
+
+    @staticmethod
+    def loaded_module_dirs() -> dict[str, str]:
+        import nodes
+
+        return dict(nodes.LOADED_MODULE_DIRS)
+
+    @staticmethod
+    def model_installed(file_name: str) -> bool:
+        """Whether any model folder of the host holds a file of this name."""
+        import folder_paths
+
+        return any(
+            folder_paths.get_full_path(key, file_name) is not None
+            for key in list(folder_paths.folder_names_and_paths)
+            if key not in ("custom_nodes", "configs")
+        )
+
+    @staticmethod
+    def input_directory() -> Path:
+        import folder_paths
+
+        return Path(folder_paths.get_input_directory())
+
+    @staticmethod
+    def _resolve_output(entry: dict) -> Path:
+        import folder_paths
+
+        base = Path(folder_paths.get_directory_by_type(entry.get("type", "output")))
+        return base / entry.get("subfolder", "") / entry["filename"]
+
+    # -- execution ------------------------------------------------------------------------
+    def validate(self, prompt: dict) -> RunResult:
+        import execution
+
+        prompt_id = str(uuid.uuid4())
+        ok, error, _, node_errors = asyncio.run(execution.validate_prompt(prompt_id, prompt, None))
+        return RunResult(prompt_id=prompt_id, success=ok, error=None if ok else error, node_errors=node_errors)
+
+    def run(self, prompt: dict, prompt_id: str | None = None) -> RunResult:
+        """Validate and execute one API-format prompt; errors come back verbatim, never raised."""
+        import execution
+
+        if self._executor is None:
+            raise RuntimeError("call boot() before run()")
+        prompt_id = prompt_id or str(uuid.uuid4())
+        started = time.perf_counter()
+        ok, error, to_execute, node_errors = asyncio.run(execution.validate_prompt(prompt_id, prompt, None))
+        if not ok:
+            return RunResult(prompt_id, False, error=error, node_errors=node_errors, seconds=time.perf_counter() - started)
+        recorder = self._recorder
+        recorder.events, recorder.node_seconds = [], {}
+        recorder.last_prompt_id = prompt_id
+        self._executor.execute(prompt, prompt_id, extra_data={"client_id": "kinema-embedded"}, execute_outputs=to_execute)
+        outputs = self._executor.history_result.get("outputs", {})
+        failure = next((data for event, data in recorder.events if event == "execution_error"), None)
+        return RunResult(
+            prompt_id=prompt_id,
+            success=self._executor.success and failure is None,
+            outputs=outputs,
+            files=output_files(outputs, self._resolve_output),
+            error=failure,
+            node_seconds=dict(recorder.node_seconds),
+            seconds=time.perf_counter() - started,
+        )
+
+
+@contextlib.contextmanager
+def quiet_comfy_logging(level: int = logging.WARNING):
+    """ComfyUI logs a lot at INFO; callers that print their own progress can lower it."""
+    root = logging.getLogger()
+    saved = root.level
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.setLevel(saved)

@@ -1,0 +1,29 @@
+"""Set up everything on a fresh machine, then run the whole test suite.
+
+    python3 scripts/run_tests.py [pytest arguments]
+
+Builds (or reuses) the ComfyUI 0.3.75 host and its venv, installs the test-only
+dependencies, and runs pytest in the host's Python. Random real-layout model files
+are written on first use into KINEMA_HOME/fixtures (about 3 GB; later runs reuse them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import host_setup
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    host = host_setup.ensure_host()
+    host_setup.install_test_requirements(host)
+    args = [str(host.python), "-m", "pytest", *(sys.argv[1:] or ["tests"])]
+    os.chdir(host_setup.PACK_ROOT)
+    os.execve(args[0], args, host.env())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Shared fixtures: the embedded ComfyUI host (booted once per session) and model files.
+
+The host is the real ComfyUI 0.3.75 that scripts/run_tests.py builds (or the user's,
+via COMFYUI_PATH); random real-layout models are written on first use into
+KINEMA_HOME/fixtures and reused by later runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+PACK_ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = PACK_ROOT / "workflows"
+
+
+def kinema_home() -> Path:
+    return Path(os.environ.get("KINEMA_HOME", PACK_ROOT / ".kinema")).resolve()
+
+
+def comfyui_path() -> Path:
+    return Path(os.environ.get("COMFYUI_PATH", kinema_home() / "comfyui")).resolve()
+
+
+@pytest.fixture(scope="session")
+def home() -> Path:
+    return kinema_home()
+
+
+@pytest.fixture(scope="session")
+def comfy_host(home: Path, tmp_path_factory):
+    """ComfyUI booted in this process with the pack loaded and the fixture folders registered."""
+    from fixtures import cache
+    from kinema.runner.embedded import EmbeddedComfy, HostPaths, prepare_comfy_imports
+
+    prepare_comfy_imports(comfyui_path())
+    work = tmp_path_factory.mktemp("comfy-work")
+    paths = HostPaths(comfyui=comfyui_path(), output=work / "output", work=work, model_dirs=cache.model_dirs(home))
+    return EmbeddedComfy(paths).boot()
+
+
+@pytest.fixture(scope="session")
+def model_files(home: Path, comfy_host):
+    """Every random real-layout fixture, written once (needs ComfyUI importable for the SD layouts)."""
+    from fixtures import cache
+
+    return cache.ensure_fixtures(home)
+
+
+def load_workflow(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def run_small(comfy_host, model_files):
+    """Run an API workflow on the stand-in models, shrunk for CPU: ``run_small(path, size=64, steps=3)``."""
+    from fixtures import cache
+    from kinema.runner.prompt_edits import override_inputs, substitute_missing_models
+
+    def run(path: Path, size: int = 64, steps: int = 3, **overrides):
+        prompt, _ = substitute_missing_models(load_workflow(path), comfy_host.model_installed, cache.stand_ins())
+        override_inputs(prompt, ("width", "height"), size)
+        override_inputs(prompt, ("steps",), steps)
+        for name, value in overrides.items():
+            override_inputs(prompt, (name,), value)
+        return comfy_host.run(prompt), prompt
+
+    return run

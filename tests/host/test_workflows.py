@@ -1,0 +1,47 @@
+"""Every shipped API workflow validates and executes headless on CPU with random real-layout models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kinema.runner.media import describe_video
+
+API_WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "workflows" / "api").glob("*.json"))
+
+
+def _expected_frames(prompt: dict) -> int:
+    return next(node["inputs"]["batch_size"] for node in prompt.values() if node["class_type"] == "EmptyLatentImage")
+
+
+def _fps(prompt: dict) -> float:
+    return next(node["inputs"]["fps"] for node in prompt.values() if node["class_type"] == "CreateVideo")
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("path", API_WORKFLOWS, ids=lambda p: p.stem)
+def test_workflow_writes_the_video_it_promises(run_small, path):
+    result, prompt = run_small(path)
+    assert result.success, result.describe_failure()
+    videos = [f for f in result.files if f.suffix == ".mp4"]
+    assert len(videos) == 1, result.files
+    facts = describe_video(videos[0])
+    assert (facts.frames, facts.width, facts.height) == (_expected_frames(prompt), 64, 64), facts
+    assert float(facts.fps) == pytest.approx(_fps(prompt)), facts
+
+
+def test_validation_errors_come_back_verbatim_with_the_node(comfy_host, model_files):
+    prompt = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": model_files["sd15"].name}},
+        "2": {"class_type": "KinemaLoadMotionModule", "inputs": {"model_name": "no-such-module.ckpt"}},
+        "3": {"class_type": "KinemaApplyMotionModule",
+              "inputs": {"model": ["1", 0], "motion_model": ["2", 0], "scale": 1.0, "effect": 1.0, "beta_schedule": "autoselect"}},
+        "4": {"class_type": "CheckpointSave", "inputs": {"model": ["3", 0], "clip": ["1", 1], "vae": ["1", 2], "filename_prefix": "x"}},
+    }
+    result = comfy_host.run(prompt)
+    assert not result.success
+    assert result.error["type"] == "prompt_outputs_failed_validation"
+    assert result.node_errors["2"]["class_type"] == "KinemaLoadMotionModule"
+    assert "no-such-module.ckpt" in str(result.node_errors["2"]["errors"])
+    assert "node 2 (KinemaLoadMotionModule)" in result.describe_failure()
