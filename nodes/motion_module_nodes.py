@@ -68,7 +68,6 @@ class LoadMotionModule(io.ComfyNode):
         path = comfy_glue.model_file_path(comfy_glue.MOTION_MODELS, model_name)
         motion_set, info = load_motion_module(path)
         motion_set = motion_set.to(comfy_glue.unet_dtype())
-        log.info("loaded %s: %s", model_name, info.description)
         return io.NodeOutput(LoadedMotionModel(comfy_glue.wrap_in_patcher(motion_set), info, model_name))
 
 
