@@ -82,6 +82,22 @@ def add_injection(patcher: ModelPatcher, key: str, inject: Callable, eject: Call
     patcher.set_injections(key, [comfy.patcher_extension.PatcherInjection(inject=inject, eject=eject)])
 
 
+def add_outer_sample_wrapper(patcher: ModelPatcher, key: str, wrapper: Callable) -> None:
+    """``wrapper(executor, noise, latent_image, sampler, sigmas, *args, **kwargs)`` runs around each sampling call."""
+    patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, key, wrapper)
+
+
+def sampling_model_options(executor) -> dict:
+    """The model options of the sampling call an OUTER_SAMPLE wrapper runs around (the guider's)."""
+    return executor.class_obj.model_options
+
+
+def context_window_length(model_options: dict) -> int | None:
+    """Frames per window when core context windows are on (ContextWindowsManual), else None."""
+    handler = model_options.get("context_handler")
+    return getattr(handler, "context_length", None) if handler is not None else None
+
+
 def diffusion_model(patcher: ModelPatcher) -> torch.nn.Module:
     return patcher.model.diffusion_model
 

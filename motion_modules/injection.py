@@ -57,12 +57,9 @@ class MotionSlot(torch.nn.Module):
         if batch % chunks:
             raise ValueError(f"{self.name}: batch {batch} does not split into {chunks} guidance chunks")
         frames = batch // chunks
-        if frames > self.settings.pe_length:
-            raise MotionFrameCountError(
-                f"{frames} frames reach motion module {self.name}, but its position encoding covers "
-                f"{self.settings.pe_length}. Use at most {self.settings.pe_length} frames, or add core "
-                f"'Context Windows (Manual)' with context_length <= {self.settings.pe_length}."
-            )
+        problem = frames_per_pass_error(frames, None, self.settings.pe_length)
+        if problem:  # the sampling wrapper catches this earlier; other callers of the UNet land here
+            raise MotionFrameCountError(f"{self.name}: {problem}")
         if self.settings.effect == 0.0:
             return x
         return self._module[0](
@@ -149,6 +146,33 @@ def check_fits_unet(patcher, motion_set: torch.nn.Module, describe: str) -> None
             )
 
 
+def frames_per_pass_error(frames: int, window: int | None, pe_length: int) -> str | None:
+    """Why a clip of ``frames`` latents cannot run through a module with ``pe_length`` positions, or None."""
+    if window is None and frames > pe_length:
+        return (
+            f"{frames} frames exceed this motion module's limit of {pe_length} frames per pass. Use at most "
+            f"{pe_length} frames, or add core 'Context Windows (Manual)' after Apply Motion Module with "
+            f"context_length <= {pe_length} (16 is a good choice) for any length."
+        )
+    if window is not None and window > pe_length and frames > pe_length:
+        return (
+            f"context windows of {window} frames exceed this motion module's limit of {pe_length} frames per pass: "
+            f"set context_length to at most {pe_length} in 'Context Windows (Manual)'."
+        )
+    return None
+
+
+def _check_frames_before_sampling(settings: MotionSettings):
+    def wrapper(executor, noise, latent_image, *args, **kwargs):
+        window = comfy_glue.context_window_length(comfy_glue.sampling_model_options(executor))
+        problem = frames_per_pass_error(latent_image.shape[0], window, settings.pe_length)
+        if problem:
+            raise MotionFrameCountError(problem)
+        return executor(noise, latent_image, *args, **kwargs)
+
+    return wrapper
+
+
 def attach_motion_modules(model, motion_patcher, settings: MotionSettings):
     """Return a clone of ``model`` (a ComfyUI MODEL) that runs the motion modules of ``motion_patcher``."""
     patched = model.clone()
@@ -160,4 +184,5 @@ def attach_motion_modules(model, motion_patcher, settings: MotionSettings):
         eject=_eject,
     )
     patched.set_model_forward_timestep_embed_patch((MotionSlot, _run_slot))
+    comfy_glue.add_outer_sample_wrapper(patched, PATCH_KEY, _check_frames_before_sampling(settings))
     return patched

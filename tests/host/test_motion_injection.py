@@ -1,0 +1,152 @@
+"""AnimateDiff inside ComfyUI's real SD1.5 UNet (full size, random real-layout weights).
+
+Identity: a zero-initialised module or effect 0 leaves the UNet output bit-identical.
+Coupling: with motion, frames influence each other; without, they do not; guidance
+chunks never mix. SD LoRAs applied after Apply Motion Module still patch every key.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+FRAMES = 6
+LATENT = 8  # 64 px
+
+
+@pytest.fixture(scope="module")
+def sd15(model_files, comfy_host):
+    import comfy.sd
+
+    model, *_ = comfy.sd.load_checkpoint_guess_config(str(model_files["sd15"]), output_vae=False, output_clip=False)
+    return model
+
+
+@pytest.fixture(scope="module")
+def motion_set(model_files):
+    from kinema.motion_modules.formats import load_motion_module
+
+    module_set, info = load_motion_module(model_files["mm_v2"])
+    assert info.family == "v2"
+    return module_set.float()
+
+
+def _attach(model, module_set, **settings):
+    from kinema import comfy_glue
+    from kinema.motion_modules.injection import MotionSettings, attach_motion_modules
+
+    return attach_motion_modules(model, comfy_glue.wrap_in_patcher(module_set), MotionSettings(pe_length=32, **settings))
+
+
+def _unet(patcher, x: torch.Tensor, chunks: int = 1) -> torch.Tensor:
+    """One UNet evaluation the way a sampler runs it: patches loaded, transformer options merged."""
+    import comfy.model_management
+
+    comfy.model_management.load_models_gpu([patcher])
+    torch.manual_seed(0)
+    context = torch.randn(1, 77, 768).expand(x.shape[0], -1, -1)
+    options = {**patcher.model_options["transformer_options"], "cond_or_uncond": list(range(chunks))}
+    sigma = torch.full((x.shape[0],), 2.0)
+    with torch.inference_mode():
+        return patcher.model.apply_model(x, sigma, c_crossattn=context, transformer_options=options).float()
+
+
+def _latents(frames: int = FRAMES, seed: int = 1) -> torch.Tensor:
+    return torch.randn(frames, 4, LATENT, LATENT, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.fixture(scope="module")
+def plain_out(sd15):
+    return _unet(sd15, _latents())
+
+
+def _zero_proj_out(module_set):
+    import copy
+
+    zeroed = copy.deepcopy(module_set)
+    for name, param in zeroed.named_parameters():
+        if "temporal_transformer.proj_out" in name:
+            param.data.zero_()
+    return zeroed
+
+
+def test_zero_initialised_motion_module_is_bit_identical(sd15, motion_set, plain_out):
+    out = _unet(_attach(sd15, _zero_proj_out(motion_set)), _latents())
+    assert torch.equal(out, plain_out)
+
+
+def test_effect_zero_is_bit_identical(sd15, motion_set, plain_out):
+    assert torch.equal(_unet(_attach(sd15, motion_set, effect=0.0), _latents()), plain_out)
+
+
+def test_motion_changes_the_output_and_the_input_model_is_left_alone(sd15, motion_set, plain_out):
+    moving = _unet(_attach(sd15, motion_set), _latents())
+    assert not torch.allclose(moving, plain_out, atol=1e-4)
+    assert torch.isfinite(moving).all()
+    assert torch.equal(_unet(sd15, _latents()), plain_out)  # the original MODEL carries no motion patch
+
+
+def test_frames_are_coupled_only_with_motion(sd15, motion_set):
+    x = _latents()
+    nudged = x.clone()
+    nudged[0] += 0.5
+    moving = _attach(sd15, motion_set)
+    assert not torch.allclose(_unet(moving, x)[4], _unet(moving, nudged)[4], atol=1e-5)
+    assert torch.equal(_unet(sd15, x)[4], _unet(sd15, nudged)[4])
+
+
+def test_guidance_chunks_never_mix(sd15, motion_set):
+    """cond and uncond in one batch: changing the uncond frames leaves the cond frames' output as it was."""
+    moving = _attach(sd15, motion_set)
+    both = torch.cat([_latents(seed=1), _latents(seed=2)])
+    changed = torch.cat([_latents(seed=1), _latents(seed=3)])
+    torch.testing.assert_close(_unet(moving, both, chunks=2)[:FRAMES], _unet(moving, changed, chunks=2)[:FRAMES], rtol=0, atol=1e-5)
+
+
+def test_chunked_batch_equals_separate_passes(sd15, motion_set):
+    """cond and uncond in one pass give what two separate passes give (ComfyUI may do either)."""
+    moving = _attach(sd15, motion_set)
+    a, b = _latents(seed=1), _latents(seed=2)
+    together = _unet(moving, torch.cat([a, b]), chunks=2)
+    torch.testing.assert_close(together[:FRAMES], _unet(moving, a), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(together[FRAMES:], _unet(moving, b), rtol=1e-4, atol=1e-4)
+
+
+def test_sd_lora_after_apply_motion_module_patches_every_key(sd15, motion_set):
+    import comfy.lora
+    import comfy.sd
+
+    moving = _attach(sd15, motion_set)
+    key_map = comfy.lora.model_lora_keys_unet(moving.model, {})
+    # kohya-style names in the LDM layout ("lora_unet_input_blocks_1_1_..."), one per weight
+    targets = {name: key for name, key in key_map.items()
+               if name.startswith(("lora_unet_input_blocks", "lora_unet_middle_block", "lora_unet_output_blocks")) and "attn1_to_q" in name}
+    assert len(targets) == 16  # every SD1.5 self-attention q projection
+    generator = torch.Generator().manual_seed(3)
+    lora = {}
+    for name, key in targets.items():
+        out_features, in_features = moving.model.state_dict()[key].shape
+        lora[f"{name}.lora_up.weight"] = torch.randn(out_features, 4, generator=generator) * 0.1
+        lora[f"{name}.lora_down.weight"] = torch.randn(4, in_features, generator=generator) * 0.1
+    with_lora, _ = comfy.sd.load_lora_for_models(moving, None, lora, 1.0, 0.0)
+    assert set(targets.values()) <= set(with_lora.patches)
+    # clones share one model, patched in place while loaded: keep the unpatched weights first
+    original = {key: sd15.model.state_dict()[key].float().clone() for key in targets.values()}
+    _unet(with_lora, _latents())  # patches weights, then injects the motion slots
+    for name, key in targets.items():
+        expected = original[key] + lora[f"{name}.lora_up.weight"] @ lora[f"{name}.lora_down.weight"]
+        torch.testing.assert_close(with_lora.model.state_dict()[key].float(), expected, rtol=1e-4, atol=1e-4)
+    with_lora.unpatch_model()
+
+
+def test_sdxl_motion_module_is_refused_on_sd15_with_names(sd15, tmp_path):
+    from fixtures import motion_module_files
+    from kinema import comfy_glue
+    from kinema.motion_modules.formats import load_motion_module
+    from kinema.motion_modules.injection import MotionCompatibilityError, check_fits_unet
+
+    path = motion_module_files.write_motion_module("sdxl", tmp_path / "mm_sdxl_v10_beta.ckpt", channel_divisor=1)
+    module_set, info = load_motion_module(path)
+    with pytest.raises(MotionCompatibilityError, match=r"mm_sdxl_v10_beta\.ckpt.*SD15.*channels"):
+        check_fits_unet(sd15, module_set, f"motion module {path.name!r} ({info.description})")
+    assert comfy_glue.model_type_name(sd15) == "SD15"
