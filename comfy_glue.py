@@ -9,9 +9,10 @@ patches, object patches), which ComfyUI applies and undoes itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+import comfy.context_windows
 import comfy.lora
 import comfy.model_management
 import comfy.model_patcher
@@ -96,6 +97,29 @@ def context_window_length(model_options: dict) -> int | None:
     """Frames per window when core context windows are on (ContextWindowsManual), else None."""
     handler = model_options.get("context_handler")
     return getattr(handler, "context_length", None) if handler is not None else None
+
+
+class _FrameBatchContextHandler(comfy.context_windows.IndexListContextHandler):
+    """Core's context windows, with the step found from one sigma instead of the whole timestep batch.
+
+    ComfyUI 0.3.75 matches ``sample_sigmas`` against the timestep tensor as a whole,
+    which only broadcasts for batch-1 models (WAN); SD's frames-as-batch layout gives
+    one identical sigma per frame and crashes there.
+    """
+
+    def set_step(self, timestep: torch.Tensor, model_options: dict) -> None:
+        super().set_step(timestep.flatten()[:1], model_options)
+
+
+def use_frame_batch_context_windows(model_options: dict) -> bool:
+    """In one sampling call's own model options, swap core's frames-as-batch handler for the one above."""
+    handler = model_options.get("context_handler")
+    if type(handler) is not comfy.context_windows.IndexListContextHandler or handler.dim != 0:
+        return False
+    repaired = _FrameBatchContextHandler.__new__(_FrameBatchContextHandler)
+    repaired.__dict__.update(handler.__dict__)
+    model_options["context_handler"] = repaired
+    return True
 
 
 def diffusion_model(patcher: ModelPatcher) -> torch.nn.Module:

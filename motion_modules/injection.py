@@ -162,9 +162,12 @@ def frames_per_pass_error(frames: int, window: int | None, pe_length: int) -> st
     return None
 
 
-def _check_frames_before_sampling(settings: MotionSettings):
+def _prepare_sampling(settings: MotionSettings):
+    """OUTER_SAMPLE wrapper: refuse clips the module cannot cover, and make core context windows work on frame batches."""
     def wrapper(executor, noise, latent_image, *args, **kwargs):
-        window = comfy_glue.context_window_length(comfy_glue.sampling_model_options(executor))
+        model_options = comfy_glue.sampling_model_options(executor)  # this sampling call's own copy
+        comfy_glue.use_frame_batch_context_windows(model_options)
+        window = comfy_glue.context_window_length(model_options)
         problem = frames_per_pass_error(latent_image.shape[0], window, settings.pe_length)
         if problem:
             raise MotionFrameCountError(problem)
@@ -184,5 +187,5 @@ def attach_motion_modules(model, motion_patcher, settings: MotionSettings):
         eject=_eject,
     )
     patched.set_model_forward_timestep_embed_patch((MotionSlot, _run_slot))
-    comfy_glue.add_outer_sample_wrapper(patched, PATCH_KEY, _check_frames_before_sampling(settings))
+    comfy_glue.add_outer_sample_wrapper(patched, PATCH_KEY, _prepare_sampling(settings))
     return patched

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import logging
 import sys
 import time
@@ -113,12 +114,15 @@ class EmbeddedComfy:
         self._recorder = _EventRecorder()
 
     # -- boot -----------------------------------------------------------------------------
-    def boot(self) -> "EmbeddedComfy":
+    def boot(self) -> EmbeddedComfy:
         prepare_comfy_imports(self.paths.comfyui, self._argv)
-        import utils.extra_config  # noqa: F401  (0.3.75 needs it imported before nodes)
+        # ComfyUI's utils package first: importing nodes puts comfy/ (with its utils.py) at the
+        # front of sys.path, after which "utils" would resolve to that module (main.py's order).
+        importlib.import_module("utils.extra_config")
         import execution
         import folder_paths
         import hook_breaker_ac10a0
+
         import nodes
 
         self._configure_folders(folder_paths)

@@ -8,7 +8,7 @@ run the same workflow on a random-weight stand-in with the same layout.
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 
 def substitute_missing_models(

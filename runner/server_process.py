@@ -48,7 +48,7 @@ class ComfyServer:
     def log_path(self) -> Path:
         return self.work / "server.log"
 
-    def start(self) -> "ComfyServer":
+    def start(self) -> ComfyServer:
         self.port = self.port or free_port()
         self.work.mkdir(parents=True, exist_ok=True)
         for sub in ("output", "input", "temp", "user/default"):
@@ -97,7 +97,7 @@ class ComfyServer:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def __enter__(self) -> "ComfyServer":
+    def __enter__(self) -> ComfyServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

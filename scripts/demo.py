@@ -80,8 +80,7 @@ def run_in_host(args: argparse.Namespace) -> int:
     for names, value in ((("seed", "noise_seed"), args.seed), (("width", "height"), args.size), (("steps",), args.steps)):
         if value is not None:
             override_inputs(prompt, names, value)
-    by_file = {fixture.file_name: key for key, fixture in cache.FIXTURES.items()}
-    cache.ensure_fixtures(home, [by_file[name] for name in replaced.values()])
+    cache.ensure_fixtures(home, [cache.fixture_for_file(name) for name in replaced.values()])
     for real, stand_in in replaced.items():
         log.warning("%s is not installed: using the random-weight stand-in %s", real, stand_in)
 

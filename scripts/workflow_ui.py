@@ -59,7 +59,7 @@ def ui_from_api(prompt: dict, object_info: dict) -> dict:
         info = object_info[node["class_type"]]
         outputs_of[node_id] = [
             {"name": name, "type": kind, "links": [], "slot_index": i}
-            for i, (name, kind) in enumerate(zip(info["output_name"], info["output"]))
+            for i, (name, kind) in enumerate(zip(info["output_name"], info["output"], strict=True))
         ]
     for node_id in sorted(prompt, key=lambda n: (depth[n], int(n))):
         node = prompt[node_id]

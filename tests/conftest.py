@@ -42,12 +42,22 @@ def comfy_host(home: Path, tmp_path_factory):
     return EmbeddedComfy(paths).boot()
 
 
-@pytest.fixture(scope="session")
-def model_files(home: Path, comfy_host):
-    """Every random real-layout fixture, written once (needs ComfyUI importable for the SD layouts)."""
-    from fixtures import cache
+class _LazyModelFiles:
+    """``model_files["sd15"]`` writes that fixture on first use (SDXL alone is 7 GB: never all at once)."""
 
-    return cache.ensure_fixtures(home)
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def __getitem__(self, name: str) -> Path:
+        from fixtures import cache
+
+        return cache.ensure_fixtures(self.home, [name])[name]
+
+
+@pytest.fixture(scope="session")
+def model_files(home: Path, comfy_host) -> _LazyModelFiles:
+    """Random real-layout fixtures by key (needs ComfyUI importable for the SD layouts)."""
+    return _LazyModelFiles(home)
 
 
 def load_workflow(path: Path) -> dict:
@@ -55,13 +65,27 @@ def load_workflow(path: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def run_small(comfy_host, model_files):
-    """Run an API workflow on the stand-in models, shrunk for CPU: ``run_small(path, size=64, steps=3)``."""
+def workflow_on_stand_ins(comfy_host, model_files):
+    """``workflow_on_stand_ins(path)``: the API prompt with uninstalled released files replaced by written fixtures."""
     from fixtures import cache
-    from kinema.runner.prompt_edits import override_inputs, substitute_missing_models
+    from kinema.runner.prompt_edits import substitute_missing_models
+
+    def resolve(path: Path) -> dict:
+        prompt, replaced = substitute_missing_models(load_workflow(path), comfy_host.model_installed, cache.stand_ins())
+        for stand_in in replaced.values():
+            model_files[cache.fixture_for_file(stand_in)]
+        return prompt
+
+    return resolve
+
+
+@pytest.fixture(scope="session")
+def run_small(comfy_host, workflow_on_stand_ins):
+    """Run an API workflow on the stand-in models, shrunk for CPU: ``run_small(path, size=64, steps=3)``."""
+    from kinema.runner.prompt_edits import override_inputs
 
     def run(path: Path, size: int = 64, steps: int = 3, **overrides):
-        prompt, _ = substitute_missing_models(load_workflow(path), comfy_host.model_installed, cache.stand_ins())
+        prompt = workflow_on_stand_ins(path)
         override_inputs(prompt, ("width", "height"), size)
         override_inputs(prompt, ("steps",), steps)
         for name, value in overrides.items():

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from kinema.runner.media import describe_video
-from kinema.runner.prompt_edits import override_inputs, substitute_missing_models
+from kinema.runner.prompt_edits import override_inputs
 from kinema.runner.remote import RemoteComfy
 from kinema.runner.server_process import ComfyServer
 
@@ -44,10 +43,8 @@ def test_quick_test_for_ci_exits_cleanly_with_the_pack_loaded(comfy_host, tmp_pa
 
 @pytest.mark.server
 @pytest.mark.heavy
-def test_workflow_round_trip_over_http(server, comfy_host, tmp_path):
-    from fixtures import cache
-
-    prompt, _ = substitute_missing_models(json.loads(WORKFLOW.read_text()), comfy_host.model_installed, cache.stand_ins())
+def test_workflow_round_trip_over_http(server, workflow_on_stand_ins, tmp_path):
+    prompt = workflow_on_stand_ins(WORKFLOW)
     override_inputs(prompt, ("width", "height"), 64)
     override_inputs(prompt, ("steps",), 2)
     override_inputs(prompt, ("batch_size",), 8)
@@ -63,7 +60,8 @@ def test_workflow_round_trip_over_http(server, comfy_host, tmp_path):
 
 
 @pytest.mark.server
-def test_validation_error_over_http_names_the_node(server):
+def test_validation_error_over_http_names_the_node(server, model_files):
+    model_files["sd15"]
     prompt = {
         "1": {"class_type": "KinemaLoadMotionModule", "inputs": {"model_name": "not-here.ckpt"}},
         "2": {"class_type": "KinemaApplyMotionModule",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from kinema.runner.media import describe_video
 
 API_WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "workflows" / "api").glob("*.json"))
+# CPU-sized runs: 64x64 px and few steps everywhere; long videos at 48 frames (3+ context windows).
+RUN_OVERRIDES = {"animatediff_long_video_sd15": {"batch_size": 48, "steps": 2}}
 
 
 def _expected_frames(prompt: dict) -> int:
@@ -22,7 +23,7 @@ def _fps(prompt: dict) -> float:
 @pytest.mark.heavy
 @pytest.mark.parametrize("path", API_WORKFLOWS, ids=lambda p: p.stem)
 def test_workflow_writes_the_video_it_promises(run_small, path):
-    result, prompt = run_small(path)
+    result, prompt = run_small(path, **RUN_OVERRIDES.get(path.stem, {}))
     assert result.success, result.describe_failure()
     videos = [f for f in result.files if f.suffix == ".mp4"]
     assert len(videos) == 1, result.files
@@ -45,3 +46,15 @@ def test_validation_errors_come_back_verbatim_with_the_node(comfy_host, model_fi
     assert result.node_errors["2"]["class_type"] == "KinemaLoadMotionModule"
     assert "no-such-module.ckpt" in str(result.node_errors["2"]["errors"])
     assert "node 2 (KinemaLoadMotionModule)" in result.describe_failure()
+
+
+@pytest.mark.heavy
+def test_more_frames_than_the_module_covers_is_refused_before_sampling(run_small):
+    path = next(p for p in API_WORKFLOWS if p.stem == "animatediff_txt2vid_sd15")
+    result, _ = run_small(path, batch_size=40)
+    assert not result.success
+    assert result.error["node_type"] == "KSampler"
+    message = result.error["exception_message"]
+    assert "40 frames exceed" in message and "limit of 32" in message and "Context Windows (Manual)" in message
+    assert "execution_error" not in message
+    assert result.node_seconds.get("7", 0.0) < 5.0, "the refusal should come before any sampling step"
