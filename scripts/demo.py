@@ -65,6 +65,7 @@ def run_in_host(args: argparse.Namespace) -> int:
 
     import_pack()
     from fixtures import cache
+    from fixtures.sample_inputs import ensure_sample_inputs
     from kinema.runner.embedded import EmbeddedComfy, HostPaths, prepare_comfy_imports
     from kinema.runner.media import describe_video
     from kinema.runner.prompt_edits import override_inputs, substitute_missing_models
@@ -74,6 +75,7 @@ def run_in_host(args: argparse.Namespace) -> int:
     prepare_comfy_imports(comfyui)
     host = EmbeddedComfy(HostPaths(comfyui=comfyui, output=home / "output", work=home / "work", model_dirs=cache.model_dirs(home))).boot()
 
+    ensure_sample_inputs(host.input_directory())  # the vid2vid workflows' sample clip
     prompt = json.loads(args.workflow.read_text())
     prompt, replaced = substitute_missing_models(prompt, host.model_installed, cache.stand_ins())
     shrink_for_cpu(args, replaced)

@@ -70,7 +70,10 @@ def workflow_on_stand_ins(comfy_host, model_files):
     from fixtures import cache
     from kinema.runner.prompt_edits import substitute_missing_models
 
+    from fixtures.sample_inputs import ensure_sample_inputs
+
     def resolve(path: Path) -> dict:
+        ensure_sample_inputs(comfy_host.input_directory())
         prompt, replaced = substitute_missing_models(load_workflow(path), comfy_host.model_installed, cache.stand_ins())
         for stand_in in replaced.values():
             model_files[cache.fixture_for_file(stand_in)]

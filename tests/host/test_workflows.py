@@ -9,15 +9,26 @@ from kinema.runner.media import describe_video
 
 API_WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "workflows" / "api").glob("*.json"))
 # CPU-sized runs: 64x64 px and few steps everywhere; long videos at 48 frames (3+ context windows).
-RUN_OVERRIDES = {"animatediff_long_video_sd15": {"batch_size": 48, "steps": 2}}
+RUN_OVERRIDES = {
+    "animatediff_long_video_sd15": {"batch_size": 48, "steps": 2},
+    "animatediff_txt2vid_sdxl": {"batch_size": 8, "steps": 2},  # full-size SDXL on CPU: keep it small
+}
 
 
 def _expected_frames(prompt: dict) -> int:
-    return next(node["inputs"]["batch_size"] for node in prompt.values() if node["class_type"] == "EmptyLatentImage")
+    """The latent batch size, or for vid2vid the frame count of the sample clip."""
+    from fixtures.sample_inputs import SAMPLE_FRAMES
+
+    empty = [node["inputs"]["batch_size"] for node in prompt.values() if node["class_type"] == "EmptyLatentImage"]
+    return empty[0] if empty else SAMPLE_FRAMES
 
 
 def _fps(prompt: dict) -> float:
-    return next(node["inputs"]["fps"] for node in prompt.values() if node["class_type"] == "CreateVideo")
+    """CreateVideo's fps, or the sample clip's when it is wired to the source video."""
+    from fixtures.sample_inputs import SAMPLE_FPS
+
+    fps = next(node["inputs"]["fps"] for node in prompt.values() if node["class_type"] == "CreateVideo")
+    return SAMPLE_FPS if isinstance(fps, list) else fps
 
 
 @pytest.mark.heavy
