@@ -122,6 +122,22 @@ def use_frame_batch_context_windows(model_options: dict) -> bool:
     return True
 
 
+def add_diffusion_model_wrapper(patcher: ModelPatcher, key: str, wrapper: Callable) -> None:
+    """``wrapper(executor, x, timesteps, context, y, control, transformer_options, **kw)`` runs around each UNet call."""
+    patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, key, wrapper)
+
+
+def unet_group_norms(patcher: ModelPatcher) -> dict[str, torch.nn.GroupNorm]:
+    """Every GroupNorm of the UNet, by its path from the model (the form object patches take)."""
+    unet = diffusion_model(patcher)
+    return {f"diffusion_model.{name}": m for name, m in unet.named_modules() if isinstance(m, torch.nn.GroupNorm)}
+
+
+def add_object_patch(patcher: ModelPatcher, path: str, replacement: object) -> None:
+    """ComfyUI swaps ``path`` for ``replacement`` while the clone is loaded, and puts the original back after."""
+    patcher.add_object_patch(path, replacement)
+
+
 def diffusion_model(patcher: ModelPatcher) -> torch.nn.Module:
     return patcher.model.diffusion_model
 

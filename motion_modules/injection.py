@@ -16,6 +16,7 @@ import logging
 import torch
 
 from .. import comfy_glue
+from .frame_norm import ClipFrames, frame_spanning_copy
 from .placement import Placement, insert_position, placements
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class MotionSettings:
     scale: float = 1.0  # attention temperature: multiplies keys before attention
     effect: float = 1.0  # blend with the identity: x*(1-effect) + module(x)*effect
     pe_length: int = 32
+    frame_spanning_norms: bool = False  # v1 / HotShot-XL: UNet GroupNorm statistics span the clip
 
 
 class MotionSlot(torch.nn.Module):
@@ -176,6 +178,22 @@ def _prepare_sampling(settings: MotionSettings):
     return wrapper
 
 
+def _span_norms_across_frames(patched) -> None:
+    """Swap every UNet GroupNorm of the clone for a frame-spanning twin, told the frame count per call."""
+    clip_frames = ClipFrames()
+    for path, norm in comfy_glue.unet_group_norms(patched).items():
+        comfy_glue.add_object_patch(patched, path, frame_spanning_copy(norm, clip_frames))
+
+    def record_frames(executor, x, timesteps, context, y, control, transformer_options, **kwargs):
+        clip_frames.count = x.shape[0] // len(transformer_options.get("cond_or_uncond") or [0])
+        try:
+            return executor(x, timesteps, context, y, control, transformer_options, **kwargs)
+        finally:
+            clip_frames.count = 1
+
+    comfy_glue.add_diffusion_model_wrapper(patched, PATCH_KEY, record_frames)
+
+
 def attach_motion_modules(model, motion_patcher, settings: MotionSettings):
     """Return a clone of ``model`` (a ComfyUI MODEL) that runs the motion modules of ``motion_patcher``."""
     patched = model.clone()
@@ -188,4 +206,6 @@ def attach_motion_modules(model, motion_patcher, settings: MotionSettings):
     )
     patched.set_model_forward_timestep_embed_patch((MotionSlot, _run_slot))
     comfy_glue.add_outer_sample_wrapper(patched, PATCH_KEY, _prepare_sampling(settings))
+    if settings.frame_spanning_norms:
+        _span_norms_across_frames(patched)
     return patched

@@ -12,6 +12,8 @@ from .schema import io
 
 log = logging.getLogger(__name__)
 
+# Families trained with UNet GroupNorm statistics spanning all frames of a clip.
+FRAME_SPANNING_FAMILIES = ("v1", "hotshotxl")
 MotionModel = io.Custom("KINEMA_MOTION_MODEL")
 MotionLoraList = io.Custom("KINEMA_MOTION_LORA")
 
@@ -141,7 +143,10 @@ class ApplyMotionModule(io.ComfyNode):
         for entry in motion_lora or []:
             patched = comfy_glue.add_lora_patches(motion_patcher, entry.pairs, entry.strength)
             log.info("motion LoRA %s: %d weights patched at strength %s", entry.file_name, patched, entry.strength)
-        settings = MotionSettings(scale=scale, effect=effect, pe_length=motion_model.info.pe_length)
+        settings = MotionSettings(
+            scale=scale, effect=effect, pe_length=motion_model.info.pe_length,
+            frame_spanning_norms=motion_model.info.family in FRAME_SPANNING_FAMILIES,
+        )
         patched_model = attach_motion_modules(model, motion_patcher, settings)
         sampling = resolve_schedule(beta_schedule, motion_model.info)
         if sampling is not None:

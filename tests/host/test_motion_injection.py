@@ -45,7 +45,8 @@ def _unet(patcher, x: torch.Tensor, chunks: int = 1) -> torch.Tensor:
     comfy.model_management.load_models_gpu([patcher])
     torch.manual_seed(0)
     context = torch.randn(1, 77, 768).expand(x.shape[0], -1, -1)
-    options = {**patcher.model_options["transformer_options"], "cond_or_uncond": list(range(chunks))}
+    options = {**patcher.model_options["transformer_options"], "cond_or_uncond": list(range(chunks)),
+               "wrappers": patcher.wrappers}  # as sampling merges the clone's wrappers in
     sigma = torch.full((x.shape[0],), 2.0)
     with torch.inference_mode():
         return patcher.model.apply_model(x, sigma, c_crossattn=context, transformer_options=options).float()
@@ -150,3 +151,20 @@ def test_sdxl_motion_module_is_refused_on_sd15_with_names(sd15, tmp_path):
     with pytest.raises(MotionCompatibilityError, match=r"mm_sdxl_v10_beta\.ckpt.*SD15.*channels"):
         check_fits_unet(sd15, module_set, f"motion module {path.name!r} ({info.description})")
     assert comfy_glue.model_type_name(sd15) == "SD15"
+
+
+def test_v1_modules_normalise_the_unet_over_whole_clips(sd15, tmp_path):
+    """v1: UNet GroupNorm statistics span the clip. Identical frames: as per-frame; different frames: not."""
+    from fixtures import motion_module_files
+    from kinema.motion_modules.formats import load_motion_module
+
+    v1_set, info = load_motion_module(motion_module_files.write_motion_module("v1", tmp_path / "mm_sd_v15.ckpt"))
+    assert info.family == "v1"
+    identity_v1 = _zero_proj_out(v1_set.float())
+    spanning = _attach(sd15, identity_v1, frame_spanning_norms=True)
+    still = _latents(frames=1).repeat(FRAMES, 1, 1, 1)
+    torch.testing.assert_close(_unet(spanning, still), _unet(sd15, still), rtol=1e-4, atol=1e-4)
+    moving_in = _latents()
+    assert not torch.allclose(_unet(spanning, moving_in), _unet(sd15, moving_in), atol=1e-3)
+    spanning.unpatch_model()
+    assert all(type(m).__name__ == "GroupNorm" for m in sd15.model.diffusion_model.modules() if isinstance(m, torch.nn.GroupNorm))
