@@ -122,7 +122,6 @@ class EmbeddedComfy:
         import execution
         import folder_paths
         import hook_breaker_ac10a0
-
         import nodes
 
         self._configure_folders(folder_paths)

@@ -68,9 +68,8 @@ def load_workflow(path: Path) -> dict:
 def workflow_on_stand_ins(comfy_host, model_files):
     """``workflow_on_stand_ins(path)``: the API prompt with uninstalled released files replaced by written fixtures."""
     from fixtures import cache
-    from kinema.runner.prompt_edits import substitute_missing_models
-
     from fixtures.sample_inputs import ensure_sample_inputs
+    from kinema.runner.prompt_edits import substitute_missing_models
 
     def resolve(path: Path) -> dict:
         ensure_sample_inputs(comfy_host.input_directory())

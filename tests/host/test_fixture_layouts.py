@@ -184,8 +184,9 @@ def test_key_reports_read_comfyuis_messages():
 
 
 def test_streamed_safetensors_are_byte_identical_to_the_library(tmp_path):
-    from fixtures.sdxl_checkpoint import stream_safetensors
     from safetensors.torch import save_file
+
+    from fixtures.sdxl_checkpoint import stream_safetensors
 
     tensors = {
         "b.weight": torch.randn(3, 5).half(), "a.weight": torch.randn(7).half(), "ids": torch.arange(77).unsqueeze(0),

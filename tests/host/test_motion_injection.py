@@ -168,3 +168,14 @@ def test_v1_modules_normalise_the_unet_over_whole_clips(sd15, tmp_path):
     assert not torch.allclose(_unet(spanning, moving_in), _unet(sd15, moving_in), atol=1e-3)
     spanning.unpatch_model()
     assert all(type(m).__name__ == "GroupNorm" for m in sd15.model.diffusion_model.modules() if isinstance(m, torch.nn.GroupNorm))
+
+
+def test_motion_weights_are_held_once_across_clones(sd15, motion_set):
+    from kinema import comfy_glue
+    from kinema.motion_modules.injection import PATCH_KEY, MotionSettings, attach_motion_modules
+
+    patcher = comfy_glue.wrap_in_patcher(motion_set)
+    first = attach_motion_modules(sd15, patcher.clone(), MotionSettings())
+    second = attach_motion_modules(first.clone(), patcher.clone(), MotionSettings(effect=0.5))
+    riders = [m.additional_models[PATCH_KEY][0].model for m in (first, second)]
+    assert riders[0] is riders[1] is motion_set

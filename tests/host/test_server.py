@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from kinema.runner.media import describe_video
 from kinema.runner.prompt_edits import override_inputs
 from kinema.runner.remote import RemoteComfy

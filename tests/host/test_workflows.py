@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from kinema.runner.media import describe_video
 
 API_WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "workflows" / "api").glob("*.json"))
@@ -69,3 +70,44 @@ def test_more_frames_than_the_module_covers_is_refused_before_sampling(run_small
     assert "40 frames exceed" in message and "limit of 32" in message and "Context Windows (Manual)" in message
     assert "execution_error" not in message
     assert result.node_seconds.get("7", 0.0) < 5.0, "the refusal should come before any sampling step"
+
+
+def _apply_prompt(ckpt_name: str, module_name: str) -> dict:
+    return {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt_name}},
+        "2": {"class_type": "KinemaLoadMotionModule", "inputs": {"model_name": module_name}},
+        "3": {"class_type": "KinemaApplyMotionModule",
+              "inputs": {"model": ["1", 0], "motion_model": ["2", 0], "scale": 1.0, "effect": 1.0, "beta_schedule": "autoselect"}},
+        "4": {"class_type": "CheckpointSave", "inputs": {"model": ["3", 0], "clip": ["1", 1], "vae": ["1", 2], "filename_prefix": "x"}},
+    }
+
+
+@pytest.fixture
+def motion_folder(tmp_path):
+    """An extra animatediff_models folder for this test only."""
+    import folder_paths
+
+    folder = tmp_path / "animatediff_models"
+    folder.mkdir()
+    paths = folder_paths.folder_names_and_paths["animatediff_models"][0]
+    paths.append(str(folder))
+    yield folder
+    paths.remove(str(folder))
+
+
+def test_an_html_page_saved_as_ckpt_fails_in_the_loader_node_with_the_file_named(comfy_host, model_files, motion_folder):
+    (motion_folder / "mm_sd_v15_v2.ckpt").write_text("<!DOCTYPE html><html><body>Sign in to download</body></html>")
+    result = comfy_host.run(_apply_prompt(model_files["sd15"].name, "mm_sd_v15_v2.ckpt"))
+    assert not result.success
+    assert result.error["node_type"] == "KinemaLoadMotionModule"
+    message = result.error["exception_message"]
+    assert "mm_sd_v15_v2.ckpt" in message and "HTML" in message
+
+
+@pytest.mark.heavy
+def test_an_sd15_motion_module_is_refused_on_an_sdxl_model(comfy_host, model_files):
+    result = comfy_host.run(_apply_prompt(model_files["sdxl"].name, model_files["mm_v2"].name))
+    assert not result.success
+    assert result.error["node_type"] == "KinemaApplyMotionModule"
+    message = result.error["exception_message"]
+    assert model_files["mm_v2"].name in message and "SDXL" in message and "channels" in message

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from fixtures import motion_module_files  # scripts/ is on sys.path (root conftest)
 
 SMALL = 10  # channel divisor for logic tests: 320 -> 32, 1280 -> 128; the key set stays exact

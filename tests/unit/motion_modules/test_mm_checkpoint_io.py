@@ -6,9 +6,10 @@ import builtins
 
 import pytest
 import torch
+from safetensors.torch import save_file
+
 from kinema.motion_modules.checkpoint_io import read_tensors
 from kinema.motion_modules.errors import MotionModuleFileError
-from safetensors.torch import save_file
 
 WEIGHTS = {"a.weight": torch.arange(6.0).reshape(2, 3), "b.bias": torch.ones(4, dtype=torch.float16)}
 

@@ -10,11 +10,12 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import save_file
+
 from kinema.motion_modules.checkpoint_io import read_tensors
 from kinema.motion_modules.errors import MotionModuleFormatError
 from kinema.motion_modules.formats import FAMILIES, load_motion_module, normalize_motion_state_dict
 from kinema.motion_modules.network import sinusoidal_position_encoding
-from safetensors.torch import save_file
 
 # family: model_type, pe_length, has_mid, pe stored in the file, original key format
 EXPECTED = {

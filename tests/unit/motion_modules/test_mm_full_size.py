@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from kinema.motion_modules.formats import FAMILIES, load_motion_module
 
 SD15 = (320, 640, 1280, 1280)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from kinema.motion_modules.errors import MotionLoraFormatError
 from kinema.motion_modules.formats import load_motion_module
 from kinema.motion_modules.layout import SD15_LAYOUT

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from kinema.motion_modules.layout import SD15_LAYOUT, SDXL_LAYOUT, module_names
 from kinema.motion_modules.network import MotionModuleSet, sdpa_attention
 
