@@ -64,9 +64,12 @@ class MotionSlot(torch.nn.Module):
             raise MotionFrameCountError(f"{self.name}: {problem}")
         if self.settings.effect == 0.0:
             return x
-        return self._module[0](
-            x, frames=frames, scale=self.settings.scale, effect=self.settings.effect, attention=comfy_glue.attention
-        )
+        module = self._module[0]
+        weight_dtype = module.temporal_transformer.proj_in.weight.dtype
+        # A UNet computing in another dtype (bf16, fp8 manual cast) meets the module in the module's dtype.
+        out = module(x.to(weight_dtype), frames=frames, scale=self.settings.scale, effect=self.settings.effect,
+                     attention=comfy_glue.attention)
+        return out.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.name}, {self.settings}"
