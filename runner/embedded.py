@@ -67,9 +67,11 @@ class _EventRecorder:
         self.events.append(("progress_text", {"node": node_id, "text": text}))
 
 
-class _WarningCollector(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
+class LogCollector(logging.Handler):
+    """Keeps the messages of log records at or above ``level`` (e.g. ComfyUI's import warnings)."""
+
+    def __init__(self, level: int = logging.WARNING) -> None:
+        super().__init__(level=level)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -125,7 +127,7 @@ class EmbeddedComfy:
         import nodes
 
         self._configure_folders(folder_paths)
-        collector = _WarningCollector()
+        collector = LogCollector(logging.WARNING)
         logging.getLogger().addHandler(collector)
         try:
             # As main.py does: snapshot core functions, load nodes, restore anything a pack replaced.

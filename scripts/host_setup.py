@@ -70,6 +70,11 @@ def kinema_home() -> Path:
     return Path(os.environ.get("KINEMA_HOME", PACK_ROOT / ".kinema")).resolve()
 
 
+def comfyui_path() -> Path:
+    """The user's ComfyUI (COMFYUI_PATH) or the one this script builds."""
+    return Path(os.environ.get("COMFYUI_PATH", kinema_home() / "comfyui")).expanduser().resolve()
+
+
 def _run(cmd: list[str], **kwargs) -> None:
     log.info("$ %s", " ".join(str(c) for c in cmd))
     subprocess.run([str(c) for c in cmd], check=True, **kwargs)
@@ -150,7 +155,7 @@ def _link_pack(comfyui: Path) -> None:
 
 
 def _user_host(home: Path) -> Host:
-    comfyui = Path(os.environ["COMFYUI_PATH"]).expanduser().resolve()
+    comfyui = comfyui_path()
     if not (comfyui / "main.py").exists() or not (comfyui / "comfy").is_dir():
         raise SystemExit(f"COMFYUI_PATH={comfyui} is not a ComfyUI folder (no main.py and comfy/ there).")
     python = Path(os.environ.get("KINEMA_PYTHON", sys.executable))

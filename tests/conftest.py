@@ -8,21 +8,14 @@ KINEMA_HOME/fixtures and reused by later runs.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+from host_setup import comfyui_path, kinema_home
+
 PACK_ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = PACK_ROOT / "workflows"
-
-
-def kinema_home() -> Path:
-    return Path(os.environ.get("KINEMA_HOME", PACK_ROOT / ".kinema")).resolve()
-
-
-def comfyui_path() -> Path:
-    return Path(os.environ.get("COMFYUI_PATH", kinema_home() / "comfyui")).resolve()
 
 
 @pytest.fixture(scope="session")
