@@ -6,7 +6,9 @@ import dataclasses
 import logging
 
 from .. import comfy_glue
+from ..motion_modules.formats import load_motion_module
 from ..motion_modules.injection import MotionSettings, attach_motion_modules, check_fits_unet
+from ..motion_modules.lora import load_motion_lora
 from ..motion_modules.schedules import SCHEDULE_CHOICES, resolve_schedule
 from .schema import io
 
@@ -65,8 +67,6 @@ class LoadMotionModule(io.ComfyNode):
 
     @classmethod
     def execute(cls, model_name: str) -> io.NodeOutput:
-        from ..motion_modules.formats import load_motion_module
-
         path = comfy_glue.model_file_path(comfy_glue.MOTION_MODELS, model_name)
         motion_set, info = load_motion_module(path)
         motion_set = motion_set.to(comfy_glue.unet_dtype())
@@ -103,8 +103,6 @@ class LoadMotionLora(io.ComfyNode):
 
     @classmethod
     def execute(cls, lora_name: str, strength: float, previous=None) -> io.NodeOutput:
-        from ..motion_modules.lora import load_motion_lora
-
         pairs = load_motion_lora(comfy_glue.model_file_path(comfy_glue.MOTION_LORAS, lora_name))
         return io.NodeOutput(list(previous or []) + [MotionLoraEntry(lora_name, strength, pairs)])
 
