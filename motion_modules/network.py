@@ -26,6 +26,12 @@ from torch import Tensor, nn
 from .layout import MotionLayout
 
 HEADS = 8
+# Everything after the GroupNorm is independent per (b h w) sequence, so the transformer runs
+# over chunks of sequences whose widest intermediate (GEGLU's 8C projection) stays under this
+# size: below glibc's 32 MiB mmap ceiling freed blocks are reused instead of fresh pages being
+# faulted in for every large output (measured on CPU: 320-channel modules at a 16x16 latent,
+# 2 x 16 frames, 0.28 s instead of 0.34 s), and peak activation memory stops scaling with the batch.
+CHUNK_BYTES = 30 * 2**20
 
 # attention(q, k, v, heads) -> out, all [batch, tokens, heads * dim_head]: ComfyUI's optimized_attention signature.
 AttentionFn = Callable[[Tensor, Tensor, Tensor, int], Tensor]
@@ -141,10 +147,12 @@ class TemporalTransformer(nn.Module):
         hidden = self.norm(x)
         # [(b f), c, h, w] -> [b, (h w), f, c] -> [(b h w), f, c]: frames become the attention sequence
         hidden = hidden.reshape(b, frames, c, h * w).permute(0, 3, 1, 2).reshape(b * h * w, frames, c)
-        hidden = self.proj_in(hidden)
-        for block in self.transformer_blocks:
-            hidden = block(hidden, scale, attention)
-        hidden = self.proj_out(hidden)
+        step = max(1, CHUNK_BYTES // (frames * 8 * c * hidden.element_size()))
+        for start in range(0, hidden.shape[0], step):
+            chunk = self.proj_in(hidden[start:start + step])
+            for block in self.transformer_blocks:
+                chunk = block(chunk, scale, attention)
+            hidden[start:start + step] = self.proj_out(chunk)  # the normalised input of these rows is spent
         # [(b h w), f, c] -> [b, h, w, f, c] -> [b, f, c, h, w] (a view; the residual add writes the final layout)
         hidden = hidden.view(b, h, w, frames, c).permute(0, 3, 4, 1, 2)
         # x first, so the sum takes x's (contiguous NCHW) layout; [b, f, c, h, w] -> [(b f), c, h, w]

@@ -168,3 +168,22 @@ def test_module_set_has_the_original_key_template(layout, has_mid, count, params
     # 22 C^2 + 21 C parameters per module (REFERENCE), summed over the layout
     assert sum(p.numel() for p in network.parameters()) == params
     assert set(network.modules_by_name()) == set(prefixes)
+
+
+def test_chunked_sequences_give_the_same_output(monkeypatch):
+    """The transformer runs over chunks of (b h w) sequences; chunk size never changes the result."""
+    from kinema.motion_modules import network
+
+    torch.manual_seed(0)
+    module = network.MotionModule(64, pe_length=24).eval()
+    with torch.no_grad():
+        for param in module.parameters():
+            param.normal_(0, 0.1)
+    x = torch.randn(2 * 6, 64, 5, 3)
+    with torch.inference_mode():
+        monkeypatch.setattr(network, "CHUNK_BYTES", 2**40)
+        whole = module(x, frames=6)
+        monkeypatch.setattr(network, "CHUNK_BYTES", 1)  # one sequence per chunk
+        one_by_one = module(x, frames=6)
+    torch.testing.assert_close(one_by_one, whole, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(whole, x)
