@@ -1,9 +1,10 @@
 """Every use of ComfyUI internals by the pack, in one place.
 
 ComfyUI changing underneath a pack is the largest risk a pack has, so the rest of
-Kinema calls only these functions. Nothing here assigns to a ComfyUI module: model
-changes go through a ModelPatcher clone's own hooks (additional models, injections,
-patches, object patches), which ComfyUI applies and undoes itself.
+Kinema calls only these functions. Nothing here assigns to a ComfyUI module attribute:
+model changes go through a ModelPatcher clone's own hooks (additional models, injections,
+patches, object patches), which ComfyUI applies and undoes itself. The one write to host
+state is registering our model folders (and their file extensions) with folder_paths.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import comfy.patcher_extension
 import folder_paths
 import torch
 from comfy.ldm.modules.attention import SpatialTransformer, optimized_attention
-from comfy.ldm.modules.diffusionmodules.openaimodel import ResBlock, TimestepEmbedSequential
+from comfy.ldm.modules.diffusionmodules.openaimodel import ResBlock
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,11 @@ def model_file_path(key: str, name: str) -> Path:
 
 
 # -- devices and memory ---------------------------------------------------------------------
-def unet_dtype() -> torch.dtype:
-    return comfy.model_management.unet_dtype()
+def motion_module_dtype() -> torch.dtype:
+    """ComfyUI's UNet compute dtype: its storage dtype, or for fp8 storage the dtype it computes in."""
+    dtype = comfy.model_management.unet_dtype()
+    compute = comfy.model_management.unet_manual_cast(dtype, comfy.model_management.get_torch_device())
+    return compute if compute is not None and dtype.itemsize == 1 else dtype
 
 
 def wrap_in_patcher(module: torch.nn.Module) -> ModelPatcher:
@@ -127,15 +131,43 @@ def add_diffusion_model_wrapper(patcher: ModelPatcher, key: str, wrapper: Callab
     patcher.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, key, wrapper)
 
 
-def unet_group_norms(patcher: ModelPatcher) -> dict[str, torch.nn.GroupNorm]:
-    """Every GroupNorm of the UNet, by its path from the model (the form object patches take)."""
-    unet = diffusion_model(patcher)
-    return {f"diffusion_model.{name}": m for name, m in unet.named_modules() if isinstance(m, torch.nn.GroupNorm)}
+def unet_resblock_norms(patcher: ModelPatcher) -> dict[str, torch.nn.GroupNorm]:
+    """GroupNorms of the UNet outside its spatial transformers, by path (the form object patches take).
+
+    Read with injections ejected (a loaded model may still hold another clone's layers) and
+    through ``get_model_object``, so an object-patched path yields the module behind the patch.
+    """
+    with patcher.use_ejected():
+        unet = diffusion_model(patcher)
+        transformers = [name + "." for name, m in unet.named_modules() if isinstance(m, SpatialTransformer)]
+        names = [name for name, m in unet.named_modules()
+                 if isinstance(m, torch.nn.GroupNorm) and not name.startswith(tuple(transformers))]
+    return {f"diffusion_model.{name}": patcher.get_model_object(f"diffusion_model.{name}") for name in names}
 
 
-def add_object_patch(patcher: ModelPatcher, path: str, replacement: object) -> None:
-    """ComfyUI swaps ``path`` for ``replacement`` while the clone is loaded, and puts the original back after."""
+def add_object_patch(patcher: ModelPatcher, path: str, replacement: torch.nn.Module) -> None:
+    """ComfyUI swaps ``path`` for ``replacement`` while the clone is loaded, and puts the original back after.
+
+    The replacement starts with no load state of its own: ComfyUI records on each module whether
+    it patched or lowvram-cast its weights, and a copy must not inherit that from the original.
+    """
+    for attribute in ("comfy_patched_weights", "prev_comfy_cast_weights"):
+        replacement.__dict__.pop(attribute, None)
+    for attribute in ("weight_function", "bias_function"):
+        if attribute in replacement.__dict__:
+            replacement.__dict__[attribute] = []
     patcher.add_object_patch(path, replacement)
+
+
+def remove_patches_with_key(patcher: ModelPatcher, key: str, layer_type: type, is_ours: Callable) -> None:
+    """Undo an earlier attach on this clone: keyed wrappers, our timestep-embed handler, our object patches."""
+    for wrapper_type in (comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL):
+        patcher.remove_wrappers_with_key(wrapper_type, key)
+    patches = patcher.model_options.get("transformer_options", {}).get("patches", {})
+    if "forward_timestep_embed_patch" in patches:
+        patches["forward_timestep_embed_patch"] = [p for p in patches["forward_timestep_embed_patch"] if p[0] is not layer_type]
+    for path in [path for path, obj in patcher.object_patches.items() if is_ours(obj)]:
+        del patcher.object_patches[path]
 
 
 def diffusion_model(patcher: ModelPatcher) -> torch.nn.Module:
@@ -155,43 +187,35 @@ def is_resblock(layer: torch.nn.Module) -> bool:
     return isinstance(layer, ResBlock)
 
 
-def is_block_container(block: torch.nn.Module) -> bool:
-    return isinstance(block, TimestepEmbedSequential)
-
-
 def model_type_name(patcher: ModelPatcher) -> str:
     """'SD15', 'SDXL', ... : ComfyUI's name for the loaded model's config class."""
     return type(patcher.model.model_config).__name__
 
 
-def loaded_model_dtype(patcher: ModelPatcher) -> torch.dtype:
-    return patcher.model_dtype()
-
-
 # -- sampling schedules ---------------------------------------------------------------------
+def _schedule_config(beta_schedule: str, linear_start: float, linear_end: float):
+    """The minimal model config ComfyUI's discrete model samplings read their schedule from."""
+    return type("ScheduleConfig", (), {"sampling_settings": {
+        "beta_schedule": beta_schedule, "linear_start": linear_start, "linear_end": linear_end}})()
+
+
 def discrete_eps_sampling(beta_schedule: str, linear_start: float, linear_end: float) -> torch.nn.Module:
     """A ModelSamplingDiscrete (eps prediction) over a given beta schedule, in ComfyUI's schedule names."""
-
-    class _Config:
-        sampling_settings = {"beta_schedule": beta_schedule, "linear_start": linear_start, "linear_end": linear_end}
 
     class _Sampling(comfy.model_sampling.ModelSamplingDiscrete, comfy.model_sampling.EPS):
         pass
 
-    return _Sampling(_Config())
+    return _Sampling(_schedule_config(beta_schedule, linear_start, linear_end))
 
 
 def lcm_sampling(beta_schedule: str, linear_start: float, linear_end: float) -> torch.nn.Module:
     """AnimateLCM's schedule: ComfyUI's own LCM sampling over 50 distilled steps."""
     from comfy_extras.nodes_model_advanced import LCM, ModelSamplingDiscreteDistilled
 
-    class _Config:
-        sampling_settings = {"beta_schedule": beta_schedule, "linear_start": linear_start, "linear_end": linear_end}
-
     class _Sampling(ModelSamplingDiscreteDistilled, LCM):
         pass
 
-    return _Sampling(_Config())
+    return _Sampling(_schedule_config(beta_schedule, linear_start, linear_end))
 
 
 def set_model_sampling(patcher: ModelPatcher, sampling: torch.nn.Module) -> None:

@@ -1,11 +1,13 @@
 """GroupNorm whose statistics span all frames of a clip, as AnimateDiff v1 and HotShot-XL were trained.
 
-Those families ran the UNet on 5-D video tensors, so every GroupNorm of the UNet
-normalised over (channel group, frame, height, width); later families normalise each
-frame on its own. ``frame_spanning_copy`` makes, for one UNet norm, a subclass instance
-of the norm's own class (so the host's casting/offloading logic still runs) that shares
-its parameters and regroups the batch into clips before normalising. The frame count
-comes from a ``ClipFrames`` holder that a sampling-time wrapper fills in.
+Those families ran the UNet's ResBlocks (and its output norm) on 5-D video tensors, so
+those GroupNorms normalised over (channel group, frame, height, width); the spatial
+transformers regrouped to per-frame images before their own norm, and later families
+normalise every frame on its own. ``frame_spanning_copy`` makes, for one such norm, an
+instance of a subclass of the norm's own class (its forward, with the host's weight
+casting, still does the work) that shares its parameters and regroups the batch into
+clips before normalising. The frame count comes from a ``ClipFrames`` holder that a
+sampling-time wrapper fills in.
 """
 
 from __future__ import annotations
@@ -22,21 +24,28 @@ class ClipFrames:
     count: int = 1
 
 
-def _spanning_forward(self, x: torch.Tensor) -> torch.Tensor:
-    frames = self.clip_frames.count
-    if frames <= 1 or x.dim() != 4 or x.shape[0] % frames:
-        return super(type(self), self).forward(x)
-    bf, c, h, w = x.shape
-    # [(b f), c, h, w] -> [b, c, f, h, w]: GroupNorm's statistics then cover every frame of a clip
-    clips = x.view(bf // frames, frames, c, h, w).transpose(1, 2)
-    out = super(type(self), self).forward(clips)
-    # [b, c, f, h, w] -> [(b f), c, h, w]
-    return out.transpose(1, 2).reshape(bf, c, h, w)
+def original_norm(norm: torch.nn.GroupNorm) -> torch.nn.GroupNorm:
+    """The UNet's own norm behind a frame-spanning twin (a twin of a twin would normalise twice)."""
+    return getattr(norm, "frame_spanning_original", norm)
 
 
 def frame_spanning_copy(norm: torch.nn.GroupNorm, clip_frames: ClipFrames) -> torch.nn.GroupNorm:
     """A frame-spanning twin of ``norm`` sharing its parameters (same state-dict names, no copy)."""
-    spanning_class = type(f"FrameSpanning{type(norm).__name__}", (type(norm),), {"forward": _spanning_forward})
+    norm = original_norm(norm)
+    base_forward = type(norm).forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = self.clip_frames.count
+        if frames <= 1 or x.dim() != 4 or x.shape[0] % frames:
+            return base_forward(self, x)
+        bf, c, h, w = x.shape
+        # [(b f), c, h, w] -> [b, c, f, h, w]: GroupNorm's statistics then cover every frame of a clip
+        clips = x.view(bf // frames, frames, c, h, w).transpose(1, 2)
+        out = base_forward(self, clips)
+        # [b, c, f, h, w] -> [(b f), c, h, w]
+        return out.transpose(1, 2).reshape(bf, c, h, w)
+
+    spanning_class = type(f"FrameSpanning{type(norm).__name__}", (type(norm),), {"forward": forward})
     twin = spanning_class.__new__(spanning_class)
     twin.__dict__.update(norm.__dict__)
     # Own containers, same tensors: patching a weight on the twin never touches the original module.
@@ -44,4 +53,5 @@ def frame_spanning_copy(norm: torch.nn.GroupNorm, clip_frames: ClipFrames) -> to
     twin._buffers = dict(norm._buffers)
     twin._modules = dict(norm._modules)
     twin.clip_frames = clip_frames
+    twin.__dict__["frame_spanning_original"] = norm  # plain attribute: not a submodule, no extra state-dict keys
     return twin

@@ -54,11 +54,7 @@ class MotionSlot(torch.nn.Module):
         self.name = name
 
     def run(self, x: torch.Tensor, transformer_options: dict) -> torch.Tensor:
-        chunks = len(transformer_options.get("cond_or_uncond") or [0])
-        batch = x.shape[0]
-        if batch % chunks:
-            raise ValueError(f"{self.name}: batch {batch} does not split into {chunks} guidance chunks")
-        frames = batch // chunks
+        frames = frames_per_clip(x, transformer_options, self.name)
         problem = frames_per_pass_error(frames, None, self.settings.pe_length)
         if problem:  # the sampling wrapper catches this earlier; other callers of the UNet land here
             raise MotionFrameCountError(f"{self.name}: {problem}")
@@ -66,13 +62,21 @@ class MotionSlot(torch.nn.Module):
             return x
         module = self._module[0]
         weight_dtype = module.temporal_transformer.proj_in.weight.dtype
-        # A UNet computing in another dtype (bf16, fp8 manual cast) meets the module in the module's dtype.
+        # A UNet computing in another dtype than the module's weights meets the module in the module's dtype.
         out = module(x.to(weight_dtype), frames=frames, scale=self.settings.scale, effect=self.settings.effect,
                      attention=comfy_glue.attention)
         return out.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.name}, {self.settings}"
+
+
+def frames_per_clip(x: torch.Tensor, transformer_options: dict, where: str) -> int:
+    """Frames in each guidance chunk of a UNet batch: ComfyUI stacks cond/uncond chunks of one clip."""
+    chunks = len(transformer_options.get("cond_or_uncond") or [0])
+    if x.shape[0] % chunks:
+        raise ValueError(f"{where}: batch {x.shape[0]} does not split into {chunks} guidance chunks")
+    return x.shape[0] // chunks
 
 
 def _run_slot(layer, x, emb, context, transformer_options, *args, **kwargs):
@@ -86,13 +90,6 @@ def _layer_kind(layer: torch.nn.Module) -> str:
     if comfy_glue.is_resblock(layer):
         return "resblock"
     return type(layer).__name__
-
-
-def _submodule(root: torch.nn.Module, path: str) -> torch.nn.Module:
-    module = root
-    for part in path.split("."):
-        module = module[int(part)] if part.isdigit() else getattr(module, part)
-    return module
 
 
 def layout_placements(motion_set: torch.nn.Module) -> list[Placement]:
@@ -111,7 +108,7 @@ def _inject(patcher, motion_set: torch.nn.Module, settings: MotionSettings) -> N
     for place in layout_placements(motion_set):
         block = blocks[place.role][place.block_index]
         position = insert_position([_layer_kind(layer) for layer in block])
-        block.insert(position, MotionSlot(_submodule(motion_set, place.module_path), settings, place.module_path))
+        block.insert(position, MotionSlot(motion_set.get_submodule(place.module_path), settings, place.module_path))
 
 
 def _eject(patcher) -> None:
@@ -136,7 +133,7 @@ def check_fits_unet(patcher, motion_set: torch.nn.Module, describe: str) -> None
     model_type = comfy_glue.model_type_name(patcher)
     blocks = comfy_glue.unet_block_lists(comfy_glue.diffusion_model(patcher))
     for place in layout_placements(motion_set):
-        module_channels = _submodule(motion_set, place.module_path).temporal_transformer.norm.num_channels
+        module_channels = motion_set.get_submodule(place.module_path).temporal_transformer.norm.num_channels
         found = None
         if place.block_index < len(blocks[place.role]):
             block = list(blocks[place.role][place.block_index])
@@ -184,11 +181,11 @@ def _prepare_sampling(settings: MotionSettings):
 def _span_norms_across_frames(patched) -> None:
     """Swap every UNet GroupNorm of the clone for a frame-spanning twin, told the frame count per call."""
     clip_frames = ClipFrames()
-    for path, norm in comfy_glue.unet_group_norms(patched).items():
+    for path, norm in comfy_glue.unet_resblock_norms(patched).items():
         comfy_glue.add_object_patch(patched, path, frame_spanning_copy(norm, clip_frames))
 
     def record_frames(executor, x, timesteps, context, y, control, transformer_options, **kwargs):
-        clip_frames.count = x.shape[0] // len(transformer_options.get("cond_or_uncond") or [0])
+        clip_frames.count = frames_per_clip(x, transformer_options, "frame-spanning norms")
         try:
             return executor(x, timesteps, context, y, control, transformer_options, **kwargs)
         finally:
@@ -200,6 +197,8 @@ def _span_norms_across_frames(patched) -> None:
 def attach_motion_modules(model, motion_patcher, settings: MotionSettings):
     """Return a clone of ``model`` (a ComfyUI MODEL) that runs the motion modules of ``motion_patcher``."""
     patched = model.clone()
+    # Applying again (e.g. another module onto an already patched model) replaces, never stacks.
+    comfy_glue.remove_patches_with_key(patched, PATCH_KEY, MotionSlot, lambda obj: hasattr(obj, "frame_spanning_original"))
     patched.set_additional_models(PATCH_KEY, [motion_patcher])
     motion_set = motion_patcher.model
     comfy_glue.add_injection(

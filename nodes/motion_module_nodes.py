@@ -49,7 +49,7 @@ class LoadMotionModule(io.ComfyNode):
             description=(
                 "Loads an AnimateDiff motion module (v1, v2, v3, SDXL, HotShot-XL, AnimateLCM or diffusers format) "
                 "from models/animatediff_models. The format is detected from the file's keys; files that are not "
-                "motion modules are refused with the reason. Weights are loaded once, in the UNet's dtype."
+                "motion modules are refused with the reason. Weights are loaded once, in ComfyUI's UNet compute dtype."
             ),
             inputs=[
                 io.Combo.Input(
@@ -69,7 +69,7 @@ class LoadMotionModule(io.ComfyNode):
     def execute(cls, model_name: str) -> io.NodeOutput:
         path = comfy_glue.model_file_path(comfy_glue.MOTION_MODELS, model_name)
         motion_set, info = load_motion_module(path)
-        motion_set = motion_set.to(comfy_glue.unet_dtype())
+        motion_set = motion_set.to(comfy_glue.motion_module_dtype())
         return io.NodeOutput(LoadedMotionModel(comfy_glue.wrap_in_patcher(motion_set), info, model_name))
 
 
@@ -98,7 +98,8 @@ class LoadMotionLora(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, lora_name: str, **_) -> bool | str:
+    def validate_inputs(cls, lora_name: str) -> bool | str:
+        # Named inputs only: a **kwargs signature makes ComfyUI skip its own min/max checks on the rest.
         return comfy_glue.missing_model_file(comfy_glue.MOTION_LORAS, lora_name) or True
 
     @classmethod
@@ -132,6 +133,12 @@ class ApplyMotionModule(io.ComfyNode):
             ],
             outputs=[io.Model.Output(tooltip="The model with motion modules; sample a batch of latents as frames.")],
         )
+
+    @classmethod
+    def validate_inputs(cls, beta_schedule: str) -> bool | str:
+        if beta_schedule not in SCHEDULE_CHOICES:
+            return f"beta_schedule {beta_schedule!r} is not one of {SCHEDULE_CHOICES}; pick one of those."
+        return True
 
     @classmethod
     def execute(cls, model, motion_model: LoadedMotionModel, scale: float, effect: float, beta_schedule: str,

@@ -43,7 +43,11 @@ class RemoteComfy:
     def submit(self, prompt: dict) -> tuple[str | None, RunResult | None]:
         """Queue a prompt; return its id, or a failed RunResult when the server refuses it."""
         status, payload = self._request("/prompt", {"prompt": prompt, "client_id": self.client_id})
-        answer = json.loads(payload or b"{}")
+        try:
+            answer = json.loads(payload or b"{}")
+        except json.JSONDecodeError:
+            answer = {"error": {"type": "http_error", "message": f"{self.url}/prompt answered {status}",
+                                "details": payload[:500].decode(errors="replace")}}
         if status == 200:
             return answer["prompt_id"], None
         return None, RunResult(prompt_id="", success=False, error=answer.get("error"), node_errors=answer.get("node_errors", {}))

@@ -153,14 +153,19 @@ def test_sdxl_motion_module_is_refused_on_sd15_with_names(sd15, tmp_path):
     assert comfy_glue.model_type_name(sd15) == "SD15"
 
 
-def test_v1_modules_normalise_the_unet_over_whole_clips(sd15, tmp_path):
-    """v1: UNet GroupNorm statistics span the clip. Identical frames: as per-frame; different frames: not."""
+@pytest.fixture(scope="module")
+def identity_v1(tmp_path_factory):
     from fixtures import motion_module_files
     from kinema.motion_modules.formats import load_motion_module
 
-    v1_set, info = load_motion_module(motion_module_files.write_motion_module("v1", tmp_path / "mm_sd_v15.ckpt"))
+    path = motion_module_files.write_motion_module("v1", tmp_path_factory.mktemp("v1") / "mm_sd_v15.ckpt")
+    v1_set, info = load_motion_module(path)
     assert info.family == "v1"
-    identity_v1 = _zero_proj_out(v1_set.float())
+    return _zero_proj_out(v1_set.float())
+
+
+def test_v1_modules_normalise_the_unet_over_whole_clips(sd15, identity_v1):
+    """v1: ResBlock GroupNorm statistics span the clip. Identical frames: as per-frame; different frames: not."""
     spanning = _attach(sd15, identity_v1, frame_spanning_norms=True)
     still = _latents(frames=1).repeat(FRAMES, 1, 1, 1)
     torch.testing.assert_close(_unet(spanning, still), _unet(sd15, still), rtol=1e-4, atol=1e-4)
@@ -179,3 +184,19 @@ def test_motion_weights_are_held_once_across_clones(sd15, motion_set):
     second = attach_motion_modules(first.clone(), patcher.clone(), MotionSettings(effect=0.5))
     riders = [m.additional_models[PATCH_KEY][0].model for m in (first, second)]
     assert riders[0] is riders[1] is motion_set
+
+
+def test_v1_spans_resblock_norms_only_and_reapplying_replaces(sd15, identity_v1, motion_set):
+    from kinema.motion_modules.injection import PATCH_KEY
+
+    once = _attach(sd15, identity_v1, frame_spanning_norms=True)
+    spanned = set(once.object_patches)
+    assert spanned and all(".in_layers.0" in p or ".out_layers.0" in p or p == "diffusion_model.out.0" for p in spanned)
+    twice = _attach(once, identity_v1, frame_spanning_norms=True)  # e.g. a second Apply node in a graph
+    x = _latents()
+    torch.testing.assert_close(_unet(twice, x), _unet(once, x), rtol=0, atol=0)
+    switched = _attach(twice, motion_set)  # v1 then v2: nothing of v1 stays behind
+    assert not switched.object_patches
+    assert all(len(switched.wrappers.get(kind, {}).get(PATCH_KEY, [])) == (1 if kind == "outer_sample" else 0)
+               for kind in ("outer_sample", "diffusion_model"))
+    switched.unpatch_model()

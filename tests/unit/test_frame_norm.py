@@ -56,3 +56,12 @@ def test_twin_shares_parameters_but_not_their_containers():
     twin._parameters["weight"] = torch.nn.Parameter(torch.zeros(16))  # as a host weight patch would
     assert norm.weight.abs().sum() > 0
     assert isinstance(twin, type(norm))
+
+
+def test_a_twin_of_a_twin_is_a_twin_of_the_original():
+    norm, frames = _norm(), 5
+    twin = frame_spanning_copy(norm, ClipFrames(frames))
+    again = frame_spanning_copy(twin, ClipFrames(frames))
+    x = _clips(f=frames)
+    assert again.frame_spanning_original is norm
+    assert torch.equal(again(x), twin(x))
