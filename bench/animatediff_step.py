@@ -243,7 +243,7 @@ def main() -> None:
 
     plain, *_ = comfy.sd.load_checkpoint_guess_config(str(files["sd15"]), output_vae=False, output_clip=False)
     motion_set, info = load_motion_module(files["mm_v2"])
-    motion_set = motion_set.to(comfy.model_management.unet_dtype())  # as the Load Motion Module node does
+    motion_set = motion_set.to(comfy_glue.motion_module_dtype())  # as the Load Motion Module node does
     inflated = attach_motion_modules(plain, comfy_glue.wrap_in_patcher(motion_set), MotionSettings(pe_length=info.pe_length))
     print(f"models: {files['sd15'].name} (unet {plain.model_dtype()}), {files['mm_v2'].name} "
           f"({info.family}, {len(motion_set.modules_by_name())} modules, {next(motion_set.parameters()).dtype}); "

@@ -37,7 +37,7 @@ class MotionSettings:
     scale: float = 1.0  # attention temperature: multiplies keys before attention
     effect: float = 1.0  # blend with the identity: x*(1-effect) + module(x)*effect
     pe_length: int = 32
-    frame_spanning_norms: bool = False  # v1 / HotShot-XL: UNet GroupNorm statistics span the clip
+    frame_spanning_norms: bool = False  # v1 / HotShot-XL: ResBlock and output GroupNorm statistics span the clip
 
 
 class MotionSlot(torch.nn.Module):
@@ -179,7 +179,7 @@ def _prepare_sampling(settings: MotionSettings):
 
 
 def _span_norms_across_frames(patched) -> None:
-    """Swap every UNet GroupNorm of the clone for a frame-spanning twin, told the frame count per call."""
+    """Swap the clone's ResBlock and output GroupNorms for frame-spanning twins, told the frame count per call."""
     clip_frames = ClipFrames()
     for path, norm in comfy_glue.unet_resblock_norms(patched).items():
         comfy_glue.add_object_patch(patched, path, frame_spanning_copy(norm, clip_frames))
