@@ -1,0 +1,18 @@
+"""Frame attention: one mechanism for every method whose self-attention looks at other frames.
+
+Text2Video-Zero (K/V from an anchor frame), ControlVideo (K/V from all frames) and
+StoryDiffusion (K/V from sampled tokens of other images) differ only in which frames'
+tokens become the keys and values of a frame's self-attention. This package is plain
+PyTorch: the layout helper splits a UNet batch into guidance chunks and frames, a
+strategy picks the source tokens, and ``FrameAttentionPatch`` applies a strategy as a
+ComfyUI ``attn1_patch`` (a callable on hidden states, registered by comfy_glue).
+"""
+
+from .layout import FrameLayout, FrameLayoutError, frame_layout
+from .patch import FrameAttentionPatch
+from .strategies import STRATEGIES, AnchorStrategy, FrameSourceStrategy
+
+__all__ = [
+    "STRATEGIES", "AnchorStrategy", "FrameAttentionPatch", "FrameLayout", "FrameLayoutError", "FrameSourceStrategy",
+    "frame_layout",
+]
