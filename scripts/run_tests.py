@@ -3,8 +3,9 @@
     python3 scripts/run_tests.py [pytest arguments]
 
 Builds (or reuses) the ComfyUI 0.3.75 host and its venv, installs the test-only
-dependencies, and runs pytest in the host's Python. Random real-layout model files
-are written on first use into KINEMA_HOME/fixtures (about 3 GB; later runs reuse them).
+dependencies and the browser-test tools (Chromium, playwright-core: scripts/browser_setup.py),
+and runs pytest in the host's Python. Random real-layout model files are written on first
+use into KINEMA_HOME/fixtures (about 3 GB; later runs reuse them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import sys
 
+import browser_setup
 import host_setup
 
 
@@ -20,6 +22,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     host = host_setup.ensure_host()
     host_setup.install_test_requirements(host)
+    browser_setup.ensure_browser_tools(host.home)  # Debian's Chromium + playwright-core for tests/browser
     args = [str(host.python), "-m", "pytest", *(sys.argv[1:] or ["tests"])]
     os.chdir(host_setup.PACK_ROOT)
     os.execve(args[0], args, host.env())
