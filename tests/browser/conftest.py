@@ -32,8 +32,9 @@ SAMPLE_CLIP_FRAMES = 4
 
 # Workflows the page loads, converts and screenshots but does not queue, and why.
 NOT_QUEUED = {
-    "animatediff_txt2vid_sdxl": "full-size SDXL on CPU needs ~14 GB in the server and minutes to load; "
-    "its API twin (which the page's prompt must equal) runs headless in tests/host",
+    "animatediff_txt2vid_sdxl": "the full-size SDXL stand-in (7 GB in fp16, ~3.5B parameters, held in fp32 on CPU) would "
+    "sit next to the SD1.5 models in the one shared server on a 24 GB machine; the page's prompt must equal "
+    "its API twin, which tests/host/test_workflows.py executes headless",
 }
 
 
@@ -90,7 +91,7 @@ def not_queued() -> dict[str, str]:
     return NOT_QUEUED
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def declared_inputs(frontend_server) -> dict[str, set[str]]:
     """Node type -> the input names the server's definition declares (it ignores any other input it is sent)."""
     info = RemoteComfy(frontend_server.url).get_json("/object_info")
@@ -99,7 +100,7 @@ def declared_inputs(frontend_server) -> dict[str, set[str]]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after tests/browser: its models hold GBs of RAM
 def frontend_server(browser_tools, home, tmp_path_factory, request):
     from fixtures import cache
     from fixtures.sample_inputs import ORBIT_VIDEO, write_orbit_video
@@ -121,7 +122,7 @@ def frontend_server(browser_tools, home, tmp_path_factory, request):
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def run_in_page(browser_tools, frontend_server, tmp_path_factory):
     """``run_in_page("check_workflow.cjs", job)``: run a driver script on the page, return its JSON result."""
     jobs = tmp_path_factory.mktemp("page-jobs")
