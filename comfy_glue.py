@@ -19,6 +19,8 @@ import comfy.model_management
 import comfy.model_patcher
 import comfy.model_sampling
 import comfy.patcher_extension
+import comfy.sample
+import comfy.samplers
 import folder_paths
 import torch
 from comfy.ldm.modules.attention import SpatialTransformer, optimized_attention
@@ -234,3 +236,83 @@ def add_lora_patches(patcher: ModelPatcher, pairs: dict[str, tuple[torch.Tensor,
     patches = comfy.lora.load_lora(lora, key_map, log_missing=True)
     applied = patcher.add_patches(patches, strength_patch=strength)
     return len(applied)
+
+
+# -- frame attention and Text2Video-Zero ------------------------------------------------------
+def set_attn1_patch(patcher: ModelPatcher, patch: Callable, is_ours: Callable) -> None:
+    """Add ``patch`` to the self-attention patch chain (``attn1_patch``), replacing an earlier one of ours.
+
+    ``attn1_patch`` entries run in order on the hidden states before Q/K/V projection and
+    chain with other packs' entries and with ``attn1`` replacements, unlike a replacement.
+    """
+    patches = patcher.model_options.setdefault("transformer_options", {}).setdefault("patches", {})
+    if "attn1_patch" in patches:
+        patches["attn1_patch"] = [p for p in patches["attn1_patch"] if not is_ours(p)]
+    patcher.set_model_attn1_patch(patch)
+
+
+def add_frame_batch_context_repair(patcher: ModelPatcher, key: str) -> None:
+    """Make core context windows work on SD's frames-as-batch latents while this clone samples."""
+
+    def wrapper(executor, *args, **kwargs):
+        use_frame_batch_context_windows(sampling_model_options(executor))
+        return executor(*args, **kwargs)
+
+    add_outer_sample_wrapper(patcher, key, wrapper)
+
+
+def guider_model(guider) -> ModelPatcher:
+    """The model a core GUIDER (CFGGuider, BasicGuider, ...) samples."""
+    return guider.model_patcher
+
+
+def ddim_sample(guider, latent: torch.Tensor, sigmas: torch.Tensor, seed: int, add_noise: bool) -> torch.Tensor:
+    """What core SamplerCustomAdvanced does with sampler "ddim": LATENT samples in, LATENT samples out.
+
+    ``add_noise``: start from noise drawn from ``seed`` (as RandomNoise does); otherwise
+    ``latent`` already holds the noisy sample at ``sigmas[0]`` (as DisableNoise).
+    """
+    latent = comfy.sample.fix_empty_latent_channels(guider.model_patcher, latent)
+    noise = seeded_noise(latent, seed) if add_noise else torch.zeros(latent.shape, dtype=latent.dtype, device="cpu")
+    samples = guider.sample(noise, latent, comfy.samplers.sampler_object("ddim"), sigmas, seed=seed,
+                            disable_pbar=True)
+    return samples.to(comfy.model_management.intermediate_device())
+
+
+def seeded_noise(latent: torch.Tensor, seed: int) -> torch.Tensor:
+    """The noise core samplers draw for ``latent`` from ``seed`` (CPU generator)."""
+    return comfy.sample.prepare_noise(latent, seed)
+
+
+def discrete_schedule(patcher: ModelPatcher, scheduler: str, steps: int) -> tuple[torch.Tensor, torch.Tensor, Callable]:
+    """(sigmas of ``scheduler`` for ``steps``, alphabar per training timestep [1000], sigma -> timestep).
+
+    ComfyUI samples EPS models in sigma space, x = x0 + sigma eps, which is the DDPM
+    x_ddpm = sqrt(alphabar) x0 + sqrt(1 - alphabar) eps divided by sqrt(alphabar), with
+    sigma^2 = (1 - alphabar) / alphabar; so alphabar = 1 / (1 + sigma^2).
+    """
+    sampling = patcher.get_model_object("model_sampling")
+    if not isinstance(sampling, comfy.model_sampling.EPS) or not hasattr(sampling, "sigmas"):
+        raise ValueError(f"needs a discrete noise-prediction (EPS) model such as SD1.5 or SDXL; this model samples with {type(sampling).__name__}")
+    sigmas = comfy.samplers.calculate_sigmas(sampling, scheduler, steps).cpu()
+    alphas_cumprod = 1.0 / (1.0 + sampling.sigmas.detach().double().cpu() ** 2)
+    return sigmas, alphas_cumprod, lambda sigma: int(round(float(sampling.timestep(torch.tensor(sigma)))))
+
+
+def latent_format_scale(patcher: ModelPatcher) -> tuple[Callable, Callable]:
+    """(LATENT samples -> the sampler's x, and back): ComfyUI scales VAE latents inside sampling."""
+    latent_format = patcher.get_model_object("latent_format")
+    return latent_format.process_in, latent_format.process_out
+
+
+def custom_sampler(function: Callable, **options) -> object:
+    """A core SAMPLER (for SamplerCustom/SamplerCustomAdvanced) running ``function(model, x, sigmas, extra_args, callback, disable, **options)``."""
+    return comfy.samplers.KSAMPLER(function, extra_options=options)
+
+
+def set_anchored_chunk_windows(patcher: ModelPatcher, chunk_size: int, windows: Callable) -> None:
+    """Core context windows over ``windows(frames) -> [[frame ids], ...]``, flat fuse, on SD's frames-as-batch layout."""
+    schedule = comfy.context_windows.ContextSchedule("kinema_anchored_chunks", lambda frames, handler, options: windows(frames))
+    fuse = comfy.context_windows.get_matching_fuse_method(comfy.context_windows.ContextFuseMethods.FLAT)
+    patcher.model_options["context_handler"] = _FrameBatchContextHandler(schedule, fuse, context_length=chunk_size, dim=0)
+    comfy.context_windows.create_prepare_sampling_wrapper(patcher)

@@ -1,0 +1,176 @@
+"""Text2Video-Zero inside a real ComfyUI 0.3.75 on the full-size random SD1.5 (64x64 px).
+
+Motion-dynamics latents against independent arithmetic (diffusers' scheduler and warp),
+frame 1 against a plain core DDIM sample, cross-frame attention inside the real UNet, the
+background-smoothing sampler, shared noise and anchored chunks.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+STEPS, T0, T1, FRAMES, CFG, SEED = 10, 4, 7, 3, 7.5, 11
+
+
+def base_prompt(ckpt: str, frames: int = FRAMES) -> dict:
+    return {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
+        "2": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": "a horse galloping on a street"}},
+        "3": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": "blurry"}},
+        "4": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": frames}},
+        "5": {"class_type": "KinemaCrossFrameAttention", "inputs": {"model": ["1", 0], "anchor_frame": 0, "attend_previous_frame": False}},
+        "6": {"class_type": "CFGGuider", "inputs": {"model": ["5", 0], "positive": ["2", 0], "negative": ["3", 0], "cfg": CFG}},
+        "7": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "ddim"}},
+        "8": {"class_type": "DisableNoise", "inputs": {}},
+    }
+
+
+def motion_nodes(prompt: dict, **overrides) -> dict:
+    inputs = {"guider": ["6", 0], "latent": ["4", 0], "seed": SEED, "steps": STEPS, "t0": T0, "t1": T1,
+              "motion_x": 12.0, "motion_y": 12.0, "renoise_alpha": "reference", **overrides}
+    prompt["10"] = {"class_type": "KinemaMotionDynamicsLatents", "inputs": inputs}
+    return prompt
+
+
+def save(prompt: dict, node: str, source: list, prefix: str) -> None:
+    prompt[node] = {"class_type": "SaveLatent", "inputs": {"samples": source, "filename_prefix": prefix}}
+
+
+def latents(comfy_host, result, prefix: str) -> torch.Tensor:
+    """The tensor a SaveLatent node with ``prefix`` wrote (ComfyUI lists it under "latents" in the ui output)."""
+    assert result.success, result.describe_failure()
+    entries = [entry for output in result.outputs.values() for entry in output.get("latents", [])]
+    entry = next(e for e in entries if e["filename"].startswith(prefix))
+    path = comfy_host.paths.output / entry.get("subfolder", "") / entry["filename"]
+    return load_file(str(path))["latent_tensor"].float()
+
+
+@pytest.fixture(scope="module")
+def ckpt(model_files) -> str:
+    return model_files["sd15"].name
+
+
+@pytest.mark.heavy
+def test_frame_1_of_a_motion_dynamics_run_equals_a_plain_ddim_sample(comfy_host, ckpt):
+    prompt = motion_nodes(base_prompt(ckpt))
+    prompt["11"] = {"class_type": "SamplerCustomAdvanced", "inputs": {
+        "noise": ["8", 0], "guider": ["6", 0], "sampler": ["7", 0], "sigmas": ["10", 1], "latent_image": ["10", 0]}}
+    prompt["12"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}}
+    prompt["13"] = {"class_type": "KSampler", "inputs": {
+        "model": ["1", 0], "seed": SEED, "steps": STEPS, "cfg": CFG, "sampler_name": "ddim", "scheduler": "ddim_uniform",
+        "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["12", 0], "denoise": 1.0}}
+    save(prompt, "20", ["11", 0], "t2vz_video")
+    save(prompt, "21", ["13", 0], "t2vz_plain")
+    result = comfy_host.run(prompt)
+    video, plain = latents(comfy_host, result, "t2vz_video"), latents(comfy_host, result, "t2vz_plain")
+    assert video.shape == (FRAMES, 4, 8, 8)
+    torch.testing.assert_close(video[:1], plain, rtol=1e-4, atol=1e-4)
+    assert (video[1:] - video[:1]).abs().amax() > 1e-2, "frames 2.. must differ from frame 1"
+
+
+@pytest.mark.heavy
+def test_motion_latents_match_independent_ddpm_arithmetic(comfy_host, ckpt):
+    """Frames 2..F = DDIM of frame 1 to t0 (core KSamplerAdvanced), warped by diffusers' function,
+    re-noised in DDPM scaling with diffusers' scheduler alphas, back in ComfyUI's scaling."""
+    diffusers = pytest.importorskip("diffusers")
+    t2vz = pytest.importorskip("diffusers.pipelines.text_to_video_synthesis.pipeline_text_to_video_zero")
+    prompt = motion_nodes(base_prompt(ckpt))
+    prompt["12"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}}
+    t0_step = STEPS - T0 - 1
+    prompt["13"] = {"class_type": "KSamplerAdvanced", "inputs": {
+        "model": ["1", 0], "add_noise": "enable", "noise_seed": SEED, "steps": STEPS, "cfg": CFG, "sampler_name": "ddim",
+        "scheduler": "ddim_uniform", "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["12", 0],
+        "start_at_step": 0, "end_at_step": t0_step, "return_with_leftover_noise": "enable"}}
+    save(prompt, "20", ["10", 0], "t2vz_init")
+    save(prompt, "21", ["13", 0], "t2vz_t0")
+    result = comfy_host.run(prompt)
+    init, x1_t0 = latents(comfy_host, result, "t2vz_init"), latents(comfy_host, result, "t2vz_t0")
+
+    scheduler = diffusers.DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                        steps_offset=1, set_alpha_to_one=False, clip_sample=False)
+    scheduler.set_timesteps(STEPS)
+    t0, t1 = scheduler.timesteps[-T0 - 1].item(), scheduler.timesteps[-T1 - 1].item()
+    assert (t0, t1) == (401, 701)
+    acp = scheduler.alphas_cumprod.double()
+    scale = 0.18215  # SD1.5 VAE latent scale
+    x_ddpm = x1_t0.double() * scale * acp[t0].sqrt()
+    warped = t2vz.create_motion_field_and_warp_latents(12.0, 12.0, list(range(1, FRAMES)), x_ddpm.repeat(FRAMES - 1, 1, 1, 1).float())
+    generator = torch.Generator().manual_seed(SEED)
+    torch.randn(1, 4, 8, 8, generator=generator)  # the draw that made x_T
+    eps = torch.randn(FRAMES - 1, 4, 8, 8, generator=generator)
+    alpha = torch.prod(scheduler.alphas[t0:t1].double())
+    x_t1 = alpha.sqrt() * warped.double() + (1 - alpha).sqrt() * eps.double()
+    expected = (x_t1 / acp[t1].sqrt() / scale).float()
+    torch.testing.assert_close(init[1:], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.heavy
+def test_t1_beyond_the_schedule_is_refused_with_the_fix(comfy_host, ckpt):
+    result = comfy_host.run(motion_nodes(base_prompt(ckpt), steps=20, t0=44, t1=47) | {
+        "20": {"class_type": "SaveLatent", "inputs": {"samples": ["10", 0], "filename_prefix": "x"}}})
+    assert not result.success
+    message = str(result.node_errors or result.error)
+    assert "t1=47" in message and "steps=20" in message and "t0=18, t1=19" in message
+
+
+def smoothing_prompt(ckpt: str, strength: float) -> dict:
+    prompt = motion_nodes(base_prompt(ckpt))
+    prompt["14"] = {"class_type": "SolidMask", "inputs": {"value": 0.0, "width": 64, "height": 64}}
+    prompt["15"] = {"class_type": "KinemaBackgroundSmoothing", "inputs": {"masks": ["14", 0], "strength": strength, "motion_x": 12.0, "motion_y": 12.0}}
+    for node, sampler, prefix in (("11", ["7", 0], "t2vz_ddim"), ("16", ["15", 0], "t2vz_smooth")):
+        prompt[node] = {"class_type": "SamplerCustomAdvanced", "inputs": {
+            "noise": ["8", 0], "guider": ["6", 0], "sampler": sampler, "sigmas": ["10", 1], "latent_image": ["10", 0]}}
+        save(prompt, node + "0", [node, 0], prefix)
+    return prompt
+
+
+@pytest.mark.heavy
+def test_background_smoothing_strength_0_is_core_ddim_and_frame_1_is_never_touched(comfy_host, ckpt):
+    result = comfy_host.run(smoothing_prompt(ckpt, 0.0))
+    assert torch.equal(latents(comfy_host, result, "t2vz_smooth"), latents(comfy_host, result, "t2vz_ddim"))
+    result = comfy_host.run(smoothing_prompt(ckpt, 0.6))
+    smooth, ddim = latents(comfy_host, result, "t2vz_smooth"), latents(comfy_host, result, "t2vz_ddim")
+    torch.testing.assert_close(smooth[0], ddim[0], rtol=1e-5, atol=1e-5)
+    assert (smooth[1:] - ddim[1:]).abs().amax() > 1e-3
+
+
+@pytest.mark.heavy
+def test_shared_noise_with_cross_frame_attention_gives_identical_frames(comfy_host, ckpt):
+    prompt = base_prompt(ckpt, frames=4)
+    prompt["9"] = {"class_type": "KinemaSharedNoise", "inputs": {"noise_seed": SEED}}
+    prompt["12"] = {"class_type": "BasicScheduler", "inputs": {"model": ["5", 0], "scheduler": "ddim_uniform", "steps": 3, "denoise": 1.0}}
+    prompt["11"] = {"class_type": "SamplerCustomAdvanced", "inputs": {
+        "noise": ["9", 0], "guider": ["6", 0], "sampler": ["7", 0], "sigmas": ["12", 0], "latent_image": ["4", 0]}}
+    save(prompt, "20", ["11", 0], "t2vz_shared")
+    video = latents(comfy_host, comfy_host.run(prompt), "t2vz_shared")
+    for f in range(1, 4):
+        torch.testing.assert_close(video[f], video[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.heavy
+def test_anchored_chunks_give_the_unchunked_result(comfy_host, ckpt):
+    """Frame f depends only on frames 0 and f, so sampling in anchored chunks changes nothing but memory."""
+    prompt = motion_nodes(base_prompt(ckpt, frames=7), steps=4, t0=1, t1=2)
+    prompt["9"] = {"class_type": "KinemaAnchoredChunks", "inputs": {"model": ["5", 0], "chunk_size": 3}}
+    prompt["16"] = {"class_type": "CFGGuider", "inputs": {"model": ["9", 0], "positive": ["2", 0], "negative": ["3", 0], "cfg": CFG}}
+    for node, guider, prefix in (("11", ["6", 0], "t2vz_whole"), ("17", ["16", 0], "t2vz_chunked")):
+        prompt[node] = {"class_type": "SamplerCustomAdvanced", "inputs": {
+            "noise": ["8", 0], "guider": guider, "sampler": ["7", 0], "sigmas": ["10", 1], "latent_image": ["10", 0]}}
+        save(prompt, node + "0", [node, 0], prefix)
+    result = comfy_host.run(prompt)
+    torch.testing.assert_close(latents(comfy_host, result, "t2vz_chunked"), latents(comfy_host, result, "t2vz_whole"), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.heavy
+def test_core_context_windows_run_with_cross_frame_attention(comfy_host, ckpt):
+    prompt = base_prompt(ckpt, frames=10)
+    prompt["9"] = {"class_type": "ContextWindowsManual", "inputs": {
+        "model": ["5", 0], "context_length": 4, "context_overlap": 1, "context_schedule": "standard_static", "context_stride": 1,
+        "closed_loop": False, "fuse_method": "pyramid", "dim": 0}}
+    prompt["11"] = {"class_type": "KSampler", "inputs": {
+        "model": ["9", 0], "seed": SEED, "steps": 2, "cfg": CFG, "sampler_name": "ddim", "scheduler": "ddim_uniform",
+        "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0], "denoise": 1.0}}
+    save(prompt, "20", ["11", 0], "t2vz_windows")
+    assert latents(comfy_host, comfy_host.run(prompt), "t2vz_windows").shape == (10, 4, 8, 8)
