@@ -174,3 +174,80 @@ def test_core_context_windows_run_with_cross_frame_attention(comfy_host, ckpt):
         "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0], "denoise": 1.0}}
     save(prompt, "20", ["11", 0], "t2vz_windows")
     assert latents(comfy_host, comfy_host.run(prompt), "t2vz_windows").shape == (10, 4, 8, 8)
+
+
+# -- the patch inside ComfyUI's real SD1.5 UNet ---------------------------------------------
+@pytest.fixture(scope="module")
+def sd15(model_files, comfy_host):
+    import comfy.sd
+
+    model, *_ = comfy.sd.load_checkpoint_guess_config(str(model_files["sd15"]), output_vae=False, output_clip=False)
+    return model
+
+
+def cross_frame(model, **options):
+    from kinema.nodes.text2video_zero_nodes import CrossFrameAttention
+
+    return CrossFrameAttention.execute(model, options.get("anchor", 0), options.get("previous", False)).args[0]
+
+
+def unet(patcher, x: torch.Tensor, cond_or_uncond: list[int]) -> torch.Tensor:
+    """One UNet evaluation as a sampler makes it: patches loaded, cond_or_uncond in the transformer options."""
+    import comfy.model_management
+
+    comfy.model_management.load_models_gpu([patcher])
+    chunks = len(cond_or_uncond)
+    text = torch.randn(2, 77, 768, generator=torch.Generator().manual_seed(0))
+    context = text[cond_or_uncond].repeat_interleave(x.shape[0] // chunks, 0)
+    options = {**patcher.model_options["transformer_options"], "cond_or_uncond": cond_or_uncond}
+    with torch.inference_mode():
+        return patcher.model.apply_model(x, torch.full((x.shape[0],), 3.0), c_crossattn=context, transformer_options=options).float()
+
+
+def frames_in(count: int, seed: int = 1) -> torch.Tensor:
+    return torch.randn(count, 4, 8, 8, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.heavy
+def test_in_the_unet_frame_f_depends_only_on_frames_0_and_f(sd15):
+    model = cross_frame(sd15)
+    x = frames_in(4)
+    base = unet(model, x, [0])
+    for changed in (0, 2):
+        y = x.clone()
+        y[changed] += 0.5
+        out = unet(model, y, [0])
+        for f in range(4):
+            assert (not torch.equal(out[f], base[f])) == (changed in (0, f)), (changed, f)
+
+
+@pytest.mark.heavy
+def test_in_the_unet_one_frame_is_the_plain_model_and_uncond_never_reaches_cond(sd15):
+    model = cross_frame(sd15)
+    x = frames_in(1)
+    assert torch.equal(unet(model, x, [0]), unet(sd15, x, [0]))
+    x = frames_in(6)  # [cond 3 frames; uncond 3 frames]
+    y = x.clone()
+    y[3:] = frames_in(3, seed=9)
+    a, b = unet(model, x, [0, 1]), unet(model, y, [0, 1])
+    assert torch.equal(a[:3], b[:3]) and not torch.equal(a[3:], b[3:])
+    # cond and uncond in separate passes give the joint pass's frames
+    torch.testing.assert_close(unet(model, x[:3], [0]), a[:3], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(unet(model, x[3:], [1]), a[3:], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.heavy
+def test_stacks_with_animatediff_and_with_itself(sd15, model_files):
+    from kinema import comfy_glue
+    from kinema.motion_modules.formats import load_motion_module
+    from kinema.motion_modules.injection import MotionSettings, attach_motion_modules
+
+    motion_set, _ = load_motion_module(model_files["mm_v2"])
+    animated = attach_motion_modules(sd15, comfy_glue.wrap_in_patcher(motion_set.float()), MotionSettings(pe_length=32))
+    x = frames_in(4)
+    both = unet(cross_frame(animated), x, [0])
+    assert not torch.equal(both, unet(animated, x, [0])) and not torch.equal(both, unet(cross_frame(sd15), x, [0]))
+    # applying the node twice replaces our patch instead of stacking a second one
+    twice = cross_frame(cross_frame(sd15, anchor=1))
+    patches = twice.model_options["transformer_options"]["patches"]["attn1_patch"]
+    assert len(patches) == 1 and patches[0].strategy.anchor == 0
