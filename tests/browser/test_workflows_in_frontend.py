@@ -1,9 +1,9 @@
 """Every shipped UI workflow, as a user meets it: dragged into the real ComfyUI page and queued from there.
 
 Per workflow, in one Chromium session (driver/check_workflow.cjs): the app loads it with no
-node type it does not know, its own graphToPrompt() gives exactly the committed API twin,
-and, queued from the page (shrunk for CPU), that prompt reaches execution_success and
-writes its video. A screenshot of the fitted graph goes to KINEMA_HOME/output/browser/.
+node type it does not know and keeps every widget value, its own graphToPrompt() gives
+exactly the committed API twin, and, queued from the page (shrunk for CPU), that prompt
+reaches execution_success and writes its video. A screenshot of the fitted graph goes to KINEMA_HOME/output/browser/.
 """
 
 from __future__ import annotations
@@ -70,6 +70,18 @@ def prompt_differences(name: str, expected: dict, actual: dict, declared: dict[s
     return lines
 
 
+def widget_value_problems(name: str, ui: dict, saved: dict[str, list]) -> list[str]:
+    """Widget values of the UI file that the loaded page no longer holds (it may append its own widgets' values)."""
+    lines = []
+    for node in ui["nodes"]:
+        want, got = node.get("widgets_values") or [], saved.get(str(node["id"]), [])
+        for index, value in enumerate(want):
+            kept = got[index] if index < len(got) else "<nothing>"
+            if not same_value(value, kept):
+                lines.append(f"{name}: node {node['id']} ({node['type']}) widget value {index}: file has {value!r}, page keeps {kept!r}")
+    return lines
+
+
 def run_problems(name: str, run: dict, server_log: str) -> list[str]:
     """Why a prompt queued from the page did not succeed, from the POST answer or the execution event."""
     if run["status"] != 200:
@@ -115,9 +127,11 @@ def test_workflow_loads_converts_and_runs_in_the_real_page(ui_path, run_in_page,
 
     assert not type_problems(name, result), "\n".join(type_problems(name, result))
     assert result["nodeCount"] == len(twin), f"{name}: the page made {result['nodeCount']} nodes, the API twin has {len(twin)}"
+    lost = widget_value_problems(name, json.loads(ui_path.read_text()), result["savedWidgets"])
+    assert not lost, "the loaded page does not hold the workflow's widget values:\n" + "\n".join(lost)
     differences = prompt_differences(name, twin, result["prompt"], declared_inputs)
     assert not differences, "graphToPrompt() in the page differs from the committed API twin:\n" + "\n".join(differences)
-    assert not result["problems"], f"{name}: the page reported errors while handling the workflow:\n" + "\n".join(result["problems"])
+    assert not result["problems"], f"{name}: the page reported errors:\n" + "\n".join(result["problems"])
     assert screenshot.stat().st_size > 10_000, f"{name}: screenshot {screenshot} is empty"
     if not queue:
         return
@@ -135,14 +149,15 @@ def test_workflow_loads_converts_and_runs_in_the_real_page(ui_path, run_in_page,
 @pytest.mark.browser
 @pytest.mark.server
 def test_a_broken_workflow_is_reported_with_its_type_node_id_and_lost_value(run_in_page, declared_inputs, tmp_path):
-    """The checks above can fail: an unknown node type and a changed widget value are both caught and named."""
+    """The checks above can fail: an unknown node type, a value the page rewrites and a changed value are caught and named."""
     source = PACK_ROOT / "workflows" / "animatediff_txt2vid_sd15.json"
     twin = json.loads((PACK_ROOT / "workflows" / "api" / source.name).read_text())
     broken = json.loads(source.read_text())
     unknown = next(node for node in broken["nodes"] if node["type"] == "KinemaLoadMotionModule")
     unknown["type"] = "KinemaNoSuchNodeForTests"
     sampler = next(node for node in broken["nodes"] if node["type"] == "KSampler")
-    sampler["widgets_values"][2] = 21  # steps (after seed and its control_after_generate entry)
+    sampler["widgets_values"][1] = True  # an old file's control_after_generate: the page turns it into "randomize"
+    sampler["widgets_values"][2] = 21  # steps
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(broken))
 
@@ -155,6 +170,9 @@ def test_a_broken_workflow_is_reported_with_its_type_node_id_and_lost_value(run_
     assert (
         f"broken: node {unknown['id']} has type 'KinemaNoSuchNodeForTests', unknown to the frontend (a red 'missing node' box)"
     ) in type_problems("broken", result)
+    assert widget_value_problems("broken", broken, result["savedWidgets"]) == [
+        f"broken: node {sampler['id']} (KSampler) widget value 1: file has True, page keeps 'randomize'"
+    ]
     differences = prompt_differences("broken", twin, result["prompt"], declared_inputs)
     assert f"broken: node {sampler['id']} (KSampler) input steps: expected 20, page has 21" in differences, differences
     assert any(line.startswith(f"broken: node {unknown['id']} (KinemaLoadMotionModule)") for line in differences), differences

@@ -22,6 +22,8 @@ async function loadWorkflow(page, workflow, name) {
       reportedMissingTypes: reported,
       unknownNodes: app.graph.nodes.filter((n) => !known(n.type)).map((n) => ({ id: String(n.id), type: n.type })),
       nodeCount: app.graph.nodes.length,
+      // What the page would save again: values it changed or dropped while loading show up here.
+      savedWidgets: Object.fromEntries(app.graph.serialize().nodes.map((n) => [String(n.id), n.widgets_values ?? []])),
     };
   }, { workflow, name });
 }
@@ -83,8 +85,7 @@ async function main(job) {
       result.shrunk = await shrinkWidgets(page, job.overrides || {});
       result.run = await queueFromPage(page, job.runTimeoutMs);
     }
-    result.problems = problems.workflow;
-    result.startupProblems = problems.startup;
+    result.problems = problems;
     return result;
   } finally {
     await close();

@@ -49,7 +49,7 @@ async function main(job) {
     return {
       title: await tooltipAt(page, points.title),
       widget: await tooltipAt(page, points.widget),
-      problems: problems.workflow,
+      problems,
     };
   } finally {
     await close();
