@@ -13,6 +13,9 @@ API_WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "workflows" / "api
 RUN_OVERRIDES = {
     "animatediff_long_video_sd15": {"batch_size": 48, "steps": 2},
     "animatediff_txt2vid_sdxl": {"batch_size": 8, "steps": 2},  # full-size SDXL on CPU: keep it small
+    "text2video_zero_txt2vid_sd15": {"steps": 4, "t0": 1, "t1": 2},  # t0 < t1 < steps, counted from the clean end
+    "text2video_zero_controlnet_sd15": {"steps": 2},
+    "animatediff_cross_frame_sd15": {"batch_size": 8, "steps": 2},
 }
 
 
