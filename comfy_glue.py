@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import comfy.context_windows
+import comfy.controlnet
 import comfy.lora
 import comfy.model_management
 import comfy.model_patcher
@@ -23,7 +24,7 @@ import comfy.sample
 import comfy.samplers
 import folder_paths
 import torch
-from comfy.ldm.modules.attention import SpatialTransformer, optimized_attention
+from comfy.ldm.modules.attention import BasicTransformerBlock, SpatialTransformer, optimized_attention
 from comfy.ldm.modules.diffusionmodules.openaimodel import ResBlock
 
 log = logging.getLogger(__name__)
@@ -316,3 +317,62 @@ def set_anchored_chunk_windows(patcher: ModelPatcher, chunk_size: int, windows: 
     fuse = comfy.context_windows.get_matching_fuse_method(comfy.context_windows.ContextFuseMethods.FLAT)
     patcher.model_options["context_handler"] = _FrameBatchContextHandler(schedule, fuse, context_length=chunk_size, dim=0)
     comfy.context_windows.create_prepare_sampling_wrapper(patcher)
+
+
+class _ChunkAwareControlNet(comfy.controlnet.ControlNet):
+    """Core ControlNet that tells a ``GuidanceChunks`` holder how many guidance chunks each call holds.
+
+    Only ``get_control`` and ``copy`` (to stay this class, as Apply ControlNet copies) differ;
+    the forward itself is core's. Inside a core context window (or anchored chunk) the call
+    also sees only the window's control images: 0.3.75 would hand every window the clip's
+    first images.
+    """
+
+    kinema_chunks = None  # a frame_attention.GuidanceChunks, set per instance
+
+    def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
+        window = transformer_options.get("context_window")
+        full_hint = self.cond_hint_original
+        windowed = window is not None and full_hint is not None and full_hint.shape[0] > 1
+        if windowed:
+            # [frames, C, H, W] -> [window frames, C, H, W]; the resized cache is rebuilt for this window
+            self.cond_hint_original, self.cond_hint = full_hint[window.index_list], None
+        self.kinema_chunks.count = batched_number
+        try:
+            return super().get_control(x_noisy, t, cond, batched_number, transformer_options)
+        finally:
+            self.kinema_chunks.count = None
+            if windowed:
+                self.cond_hint_original, self.cond_hint = full_hint, None
+
+    def copy(self):
+        c = _ChunkAwareControlNet(None, global_average_pooling=self.global_average_pooling, load_device=self.load_device,
+                                  manual_cast_dtype=self.manual_cast_dtype)
+        c.control_model, c.control_model_wrapped, c.kinema_chunks = self.control_model, self.control_model_wrapped, self.kinema_chunks
+        self.copy_to(c)
+        return c
+
+
+def controlnet_with_self_attention(control_net, chunks, replacement: Callable) -> object:
+    """A copy of a core ControlNet whose self-attention modules are ``replacement(original)`` while it runs.
+
+    The swap is an object patch on a clone of the ControlNet's own ModelPatcher (undone by
+    ComfyUI when another clone loads); the copy sets ``chunks.count`` around each call.
+    """
+    if type(control_net) not in (comfy.controlnet.ControlNet, _ChunkAwareControlNet):
+        raise TypeError(f"a {type(control_net).__name__} is not a plain ControlNet (ControlLoRA, T2I adapters and "
+                        "DiT ControlNets are not supported); use a full SD1.5/SDXL ControlNet checkpoint.")
+    ours = _ChunkAwareControlNet(None, global_average_pooling=control_net.global_average_pooling,
+                                 load_device=control_net.load_device, manual_cast_dtype=control_net.manual_cast_dtype)
+    control_net.copy_to(ours)
+    ours.control_model, ours.kinema_chunks = control_net.control_model, chunks
+    ours.control_model_wrapped = control_net.control_model_wrapped.clone()
+    patcher = ours.control_model_wrapped
+    with patcher.use_ejected():
+        names = [name for name, block in patcher.model.named_modules()
+                 if isinstance(block, BasicTransformerBlock) and not block.disable_self_attn]
+    for name in names:
+        original = patcher.get_model_object(f"{name}.attn1")
+        original = getattr(original, "inner", original)  # re-applying wraps the original, not our wrapper
+        patcher.add_object_patch(f"{name}.attn1", replacement(original))
+    return ours

@@ -9,10 +9,11 @@ ComfyUI ``attn1_patch`` (a callable on hidden states, registered by comfy_glue).
 """
 
 from .layout import FrameLayout, FrameLayoutError, frame_layout
+from .module import FrameSourcedSelfAttention, GuidanceChunks
 from .patch import FrameAttentionPatch
 from .strategies import STRATEGIES, AnchorStrategy, FrameSourceStrategy
 
 __all__ = [
     "STRATEGIES", "AnchorStrategy", "FrameAttentionPatch", "FrameLayout", "FrameLayoutError", "FrameSourceStrategy",
-    "frame_layout",
+    "FrameSourcedSelfAttention", "GuidanceChunks", "frame_layout",
 ]

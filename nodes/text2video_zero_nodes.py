@@ -8,7 +8,7 @@ import dataclasses
 import torch
 
 from .. import comfy_glue
-from ..frame_attention import AnchorStrategy, FrameAttentionPatch
+from ..frame_attention import AnchorStrategy, FrameAttentionPatch, FrameSourcedSelfAttention, GuidanceChunks
 from ..text2video_zero import anchored_chunks, motion_schedule
 from ..text2video_zero.motion_latents import MotionSettings, SamplingHooks, motion_dynamics_latents
 from ..text2video_zero.smoothing import latent_masks, smooth_background
@@ -224,4 +224,34 @@ class AnchoredChunks(io.ComfyNode):
         return io.NodeOutput(patched)
 
 
-NODES = [CrossFrameAttention, MotionDynamicsLatents, BackgroundSmoothing, SharedNoise, AnchoredChunks]
+class CrossFrameControlNet(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="KinemaCrossFrameControlNet",
+            display_name="Cross-Frame ControlNet (Kinema)",
+            category=CATEGORY,
+            description=(
+                "Gives a ControlNet the same cross-frame attention as the UNet (as Text2Video-Zero's ControlNet mode does): "
+                "its self-attention layers take keys and values from the anchor frame. ComfyUI does not pass attention "
+                "patches to ControlNets, so this patches the ControlNet's own copy. Place it between Load ControlNet Model "
+                "and Apply ControlNet."
+            ),
+            inputs=[
+                io.ControlNet.Input("control_net", tooltip="A full SD1.5/SDXL ControlNet from Load ControlNet Model."),
+                io.Int.Input("anchor_frame", default=0, min=0, max=4096, tooltip="Use the same anchor as Cross-Frame Attention on the model."),
+                io.Boolean.Input("attend_previous_frame", default=False, tooltip="Use the same setting as Cross-Frame Attention on the model."),
+            ],
+            outputs=[io.ControlNet.Output(tooltip="A patched copy of the ControlNet; the input is unchanged.")],
+        )
+
+    @classmethod
+    def execute(cls, control_net, anchor_frame: int, attend_previous_frame: bool) -> io.NodeOutput:
+        strategy = AnchorStrategy(anchor=anchor_frame, with_previous=attend_previous_frame)
+        chunks = GuidanceChunks()
+        patched = comfy_glue.controlnet_with_self_attention(
+            control_net, chunks, lambda original: FrameSourcedSelfAttention(original, strategy, chunks))
+        return io.NodeOutput(patched)
+
+
+NODES = [CrossFrameAttention, CrossFrameControlNet, MotionDynamicsLatents, BackgroundSmoothing, SharedNoise, AnchoredChunks]

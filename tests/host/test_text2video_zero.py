@@ -251,3 +251,80 @@ def test_stacks_with_animatediff_and_with_itself(sd15, model_files):
     twice = cross_frame(cross_frame(sd15, anchor=1))
     patches = twice.model_options["transformer_options"]["patches"]["attn1_patch"]
     assert len(patches) == 1 and patches[0].strategy.anchor == 0
+
+
+# -- ControlNet -------------------------------------------------------------------------------
+def control_outputs(control_net, sd15, x: torch.Tensor, chunks: int) -> torch.Tensor:
+    """Every tensor a ControlNet hands the UNet for ``x``, as [batch, -1] (what Apply ControlNet + sampling do)."""
+    import comfy.model_management
+
+    hints = torch.rand(x.shape[0] // chunks, 64, 64, 3, generator=torch.Generator().manual_seed(4))
+    applied = control_net.copy().set_cond_hint(hints.movedim(-1, 1), 1.0)
+    applied.pre_run(sd15.model, lambda percent: sd15.model.model_sampling.percent_to_sigma(percent))
+    comfy.model_management.load_models_gpu(applied.get_models())
+    text = torch.randn(1, 77, 768, generator=torch.Generator().manual_seed(0)).expand(x.shape[0], -1, -1)
+    try:
+        with torch.inference_mode():
+            out = applied.get_control(x, torch.full((x.shape[0],), 3.0), {"c_crossattn": text}, chunks, {})
+    finally:
+        applied.cleanup()
+    return torch.cat([t.flatten(1) for part in out.values() for t in part if t is not None], dim=1).float()
+
+
+@pytest.mark.heavy
+def test_cross_frame_controlnet_couples_frames_to_the_anchor_only(comfy_host, sd15, model_files):
+    import comfy.controlnet
+
+    from kinema.nodes.text2video_zero_nodes import CrossFrameControlNet
+
+    plain = comfy.controlnet.load_controlnet(str(model_files["controlnet_sd15_canny"]))
+    ours = CrossFrameControlNet.execute(plain, 0, False).args[0]
+    x = frames_in(4)
+    y = x.clone()
+    y[0] += 0.5  # change the anchor frame only
+    base_plain, base_ours = control_outputs(plain, sd15, x, 1), control_outputs(ours, sd15, x, 1)
+    moved_plain, moved_ours = control_outputs(plain, sd15, y, 1), control_outputs(ours, sd15, y, 1)
+    assert torch.equal(moved_plain[1:], base_plain[1:]), "the core ControlNet treats frames independently"
+    assert all(not torch.equal(moved_ours[f], base_ours[f]) for f in range(1, 4)), "patched: every frame follows the anchor"
+    y = x.clone()
+    y[2] += 0.5
+    moved = control_outputs(ours, sd15, y, 1)
+    assert [not torch.equal(moved[f], base_ours[f]) for f in range(4)] == [False, False, True, False]
+    # two guidance chunks: the uncond chunk never reaches the cond chunk; the plain ControlNet is unchanged after all this
+    x2 = frames_in(6)
+    y2 = x2.clone()
+    y2[3:] = frames_in(3, seed=9)
+    assert torch.equal(control_outputs(ours, sd15, x2, 2)[:3], control_outputs(ours, sd15, y2, 2)[:3])
+    assert torch.equal(control_outputs(plain, sd15, x, 1), base_plain)
+
+
+@pytest.mark.heavy
+def test_inside_a_window_the_cross_frame_controlnet_sees_that_windows_control_images(comfy_host, sd15, model_files):
+    """Core 0.3.75 hands every context window (and anchored chunk) the clip's first control images."""
+    import comfy.context_windows
+    import comfy.controlnet
+
+    from kinema.nodes.text2video_zero_nodes import CrossFrameControlNet
+
+    ours = CrossFrameControlNet.execute(comfy.controlnet.load_controlnet(str(model_files["controlnet_sd15_canny"])), 0, False).args[0]
+    hints = torch.rand(5, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    x = frames_in(3)
+    text = torch.randn(1, 77, 768, generator=torch.Generator().manual_seed(0)).expand(3, -1, -1)
+
+    def control(images, options):
+        import comfy.model_management
+
+        applied = ours.copy().set_cond_hint(images, 1.0)
+        applied.pre_run(sd15.model, lambda percent: sd15.model.model_sampling.percent_to_sigma(percent))
+        comfy.model_management.load_models_gpu(applied.get_models())
+        try:
+            with torch.inference_mode():
+                out = applied.get_control(x, torch.full((3,), 3.0), {"c_crossattn": text}, 1, options)
+        finally:
+            applied.cleanup()
+        return torch.cat([t.flatten(1) for part in out.values() for t in part if t is not None], dim=1)
+
+    window = comfy.context_windows.IndexListContextWindow([0, 3, 4])
+    in_window = control(hints, {"context_window": window})
+    assert torch.equal(in_window, control(hints[[0, 3, 4]], {}))
+    assert not torch.equal(in_window, control(hints[:3], {})), "the first three images would be core's choice"

@@ -118,3 +118,31 @@ def test_layout_errors_name_the_problem():
         frame_layout(5, [1, 0])
     with pytest.raises(ValueError, match="anchor frame 4 is outside the 4 frames"):
         FrameAttentionPatch(AnchorStrategy(anchor=4))(*(hidden_states(1, 4),) * 3, {"cond_or_uncond": [0]})
+
+
+class SelfAttention(torch.nn.Module):
+    """The call signature of ComfyUI's CrossAttention, with the projections used above."""
+
+    def __init__(self):
+        super().__init__()
+        self.to_q, self.to_k, self.to_v = projections()
+
+    def forward(self, x, context=None, value=None, mask=None, transformer_options=None):
+        context = x if context is None else context
+        value = context if value is None else value
+        split = lambda t: t.view(t.shape[0], -1, HEADS, C // HEADS).transpose(1, 2)  # noqa: E731
+        out = F.scaled_dot_product_attention(split(self.to_q(x)), split(self.to_k(context)), split(self.to_v(value)))
+        return out.transpose(1, 2).reshape(x.shape[0], -1, C)
+
+
+def test_the_module_form_equals_the_patch_form_and_is_inert_outside_a_chunk_aware_call():
+    from kinema.frame_attention import FrameSourcedSelfAttention, GuidanceChunks
+
+    chunks = GuidanceChunks()
+    module = FrameSourcedSelfAttention(SelfAttention(), AnchorStrategy(), chunks)
+    x = hidden_states(2, 4)
+    assert torch.equal(module(x), SelfAttention()(x)), "no chunk count: plain self-attention"
+    chunks.count = 2
+    torch.testing.assert_close(module(x), attend(x, [1, 0], AnchorStrategy()))
+    text = torch.randn(8, 3, C)
+    assert torch.equal(module(x, context=text), SelfAttention()(x, context=text)), "cross-attention calls pass through"
