@@ -54,11 +54,12 @@ async function openApp(job) {
   const recorder = problemRecorder(page, job.url);
 
   await page.goto(job.url, { waitUntil: 'load' });
-  // window.app is set once the app's setup() has registered every node definition from /object_info.
-  await page.waitForFunction(() => window.app?.graph && window.app.canvas && window.LiteGraph?.registered_node_types?.KSampler,
-    null, { timeout: job.timeoutMs });
-  // The start-up workflow is restored after setup; wait for it so it cannot replace the one we load.
-  await page.waitForLoadState('networkidle');
+  // window.app is set once the app's setup() has registered every node definition from /object_info;
+  // the start-up workflow tab is open by then too, so it cannot replace the workflow we load.
+  await page.waitForFunction(() => window.app?.graph && window.app.canvas && window.LiteGraph?.registered_node_types?.KSampler
+    && window.app.extensionManager?.workflow?.activeWorkflow, null, { timeout: job.timeoutMs });
+  // Let the start-up requests settle, so their errors count as start-up ones (best effort: a page may poll).
+  await page.waitForLoadState('networkidle', { timeout: 10_000 }).catch(() => {});
   recorder.phase = 'while handling the workflow';
   const close = async () => {
     await context.close();
