@@ -1,7 +1,7 @@
 // One UI workflow through the real frontend, as a user would: load it into the app, list node types the
 // frontend does not know, screenshot the fitted graph, convert it with the app's own graphToPrompt and,
 // if asked, shrink some widgets and queue it from the page, waiting for that prompt's execution_success.
-//   node check_workflow.cjs JOB.json  -> one JSON line on stdout (see tests/browser/frontend.py)
+//   node check_workflow.cjs JOB.json  -> one JSON line on stdout (read by test_workflows_in_frontend.py)
 'use strict';
 
 const fs = require('node:fs');
