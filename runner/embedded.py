@@ -43,12 +43,21 @@ class _EventRecorder:
         self.last_prompt_id: str | None = None
         self.events: list[tuple[str, dict]] = []
         self.node_seconds: dict[str, float] = {}
+        self.stop_requested = False
+        self.on_event = None  # optional callback(event, data), e.g. a progress bar
         self._current: tuple[str, float] | None = None
 
     def send_sync(self, event: str, data: Any, sid: str | None = None) -> None:
         if not isinstance(data, dict):  # binary previews
             return
         self.events.append((event, data))
+        if self.on_event is not None:
+            self.on_event(event, data)
+        if event == "executing" and data.get("node") is not None and self.stop_requested:
+            # Sent just before a node runs: interrupting now stops the prompt between nodes.
+            import nodes
+
+            nodes.interrupt_processing(True)
         if event in ("executing", "execution_success", "execution_error", "execution_interrupted"):
             self._close_current_node()
             if event == "executing" and data.get("node") is not None:
@@ -193,6 +202,12 @@ class EmbeddedComfy:
         return Path(folder_paths.get_input_directory())
 
     @staticmethod
+    def output_directory() -> Path:
+        import folder_paths
+
+        return Path(folder_paths.get_output_directory())
+
+    @staticmethod
     def _resolve_output(entry: dict) -> Path:
         import folder_paths
 
@@ -207,8 +222,12 @@ class EmbeddedComfy:
         ok, error, _, node_errors = asyncio.run(execution.validate_prompt(prompt_id, prompt, None))
         return RunResult(prompt_id=prompt_id, success=ok, error=None if ok else error, node_errors=node_errors)
 
-    def run(self, prompt: dict, prompt_id: str | None = None) -> RunResult:
-        """Validate and execute one API-format prompt; errors come back verbatim, never raised."""
+    def run(self, prompt: dict, prompt_id: str | None = None, extra_pnginfo: dict | None = None) -> RunResult:
+        """Validate and execute one API-format prompt; errors come back verbatim, never raised.
+
+        ``extra_pnginfo`` goes into the metadata of saved files (ComfyUI's "workflow" key
+        holds the UI graph, as the page sends it).
+        """
         import execution
 
         if self._executor is None:
@@ -221,9 +240,13 @@ class EmbeddedComfy:
         recorder = self._recorder
         recorder.events, recorder.node_seconds = [], {}
         recorder.last_prompt_id = prompt_id
-        self._executor.execute(prompt, prompt_id, extra_data={"client_id": "kinema-embedded"}, execute_outputs=to_execute)
+        extra_data = {"client_id": "kinema-embedded", "extra_pnginfo": dict(extra_pnginfo or {})}
+        try:
+            self._executor.execute(prompt, prompt_id, extra_data=extra_data, execute_outputs=to_execute)
+        finally:
+            self._recorder.stop_requested = False
         outputs = self._executor.history_result.get("outputs", {})
-        failure = next((data for event, data in recorder.events if event == "execution_error"), None)
+        failure = next((data for event, data in recorder.events if event in ("execution_error", "execution_interrupted")), None)
         return RunResult(
             prompt_id=prompt_id,
             success=self._executor.success and failure is None,
@@ -232,7 +255,80 @@ class EmbeddedComfy:
             error=failure,
             node_seconds=dict(recorder.node_seconds),
             seconds=time.perf_counter() - started,
+            interrupted=any(event == "execution_interrupted" for event, _ in recorder.events),
         )
+
+    @staticmethod
+    def show_step_progress(enabled: bool) -> None:
+        """ComfyUI's own tqdm bars for sampler steps, on (its default) or off."""
+        import comfy.utils
+
+        comfy.utils.set_progress_bar_enabled(enabled)
+
+    def release_models(self) -> None:
+        """Drop cached node outputs and unload every model (as the page's "Unload models" button does)."""
+        import gc
+
+        import comfy.model_management
+
+        self._executor.reset()
+        comfy.model_management.unload_all_models()
+        gc.collect()
+
+    def on_event(self, callback) -> None:
+        """Call ``callback(event, data)`` for every execution event (executing, progress, executed ...); None removes it."""
+        self._recorder.on_event = callback
+
+    def stop_after_current_node(self) -> None:
+        """Let the running node finish, then stop the prompt (safe to call from a signal handler)."""
+        self._recorder.stop_requested = True
+
+    @staticmethod
+    def interrupt_now() -> None:
+        """Stop the running prompt at its next check, inside the current node."""
+        import nodes
+
+        nodes.interrupt_processing(True)
+
+    # -- node definitions -----------------------------------------------------------------
+    def object_info(self) -> dict[str, dict]:
+        """What the server's GET /object_info answers, built from the registered nodes in this process."""
+        import nodes
+
+        info = {}
+        for node_type, node_class in nodes.NODE_CLASS_MAPPINGS.items():
+            try:
+                info[node_type] = _node_definition(node_type, node_class, nodes.NODE_DISPLAY_NAME_MAPPINGS)
+            except Exception as err:  # one broken third-party node must not hide all the others
+                log.error("cannot describe node type %s: %s", node_type, err)
+        return info
+
+
+def _node_definition(node_type: str, node_class, display_names: dict[str, str]) -> dict[str, Any]:
+    """One node's /object_info entry: V3 nodes describe themselves; V1 nodes are read off their class attributes."""
+    if hasattr(node_class, "GET_NODE_INFO_V1"):
+        return node_class.GET_NODE_INFO_V1()
+    inputs = node_class.INPUT_TYPES()
+    outputs = node_class.RETURN_TYPES
+    definition = {
+        "input": inputs,
+        "input_order": {group: list(specs) for group, specs in inputs.items()},
+        "output": outputs,
+        "output_is_list": getattr(node_class, "OUTPUT_IS_LIST", [False] * len(outputs)),
+        "output_name": getattr(node_class, "RETURN_NAMES", outputs),
+        "name": node_type,
+        "display_name": display_names.get(node_type, node_type),
+        "description": getattr(node_class, "DESCRIPTION", ""),
+        "python_module": getattr(node_class, "RELATIVE_PYTHON_MODULE", "nodes"),
+        "category": getattr(node_class, "CATEGORY", "sd"),
+        "output_node": bool(getattr(node_class, "OUTPUT_NODE", False)),
+    }
+    if hasattr(node_class, "OUTPUT_TOOLTIPS"):
+        definition["output_tooltips"] = node_class.OUTPUT_TOOLTIPS
+    for flag in ("DEPRECATED", "EXPERIMENTAL"):
+        if getattr(node_class, flag, False):
+            definition[flag.lower()] = True
+    return definition
 
 
 @contextlib.contextmanager

@@ -18,6 +18,10 @@ from pathlib import Path
 from .results import RunResult, output_files
 
 
+class ServerUnreachable(ConnectionError):
+    """The server does not answer (stopped, crashed, wrong address): its jobs belong elsewhere."""
+
+
 class RemoteComfy:
     def __init__(self, url: str, headers: dict[str, str] | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
@@ -33,6 +37,10 @@ class RemoteComfy:
                 return response.status, response.read()
         except urllib.error.HTTPError as err:
             return err.code, err.read()
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+            reason = getattr(err, "reason", err)
+            raise ServerUnreachable(f"ComfyUI server {self.url} is unreachable ({reason}); "
+                                    "check that it runs and that the URL and port are right") from err
 
     def get_json(self, path: str):
         status, payload = self._request(path)
@@ -40,9 +48,13 @@ class RemoteComfy:
             raise RuntimeError(f"GET {self.url}{path} answered {status}: {payload[:300]!r}")
         return json.loads(payload)
 
-    def submit(self, prompt: dict) -> tuple[str | None, RunResult | None]:
-        """Queue a prompt; return its id, or a failed RunResult when the server refuses it."""
-        status, payload = self._request("/prompt", {"prompt": prompt, "client_id": self.client_id})
+    def submit(self, prompt: dict, extra_pnginfo: dict | None = None) -> tuple[str | None, RunResult | None]:
+        """Queue a prompt; return its id, or a failed RunResult when the server refuses it.
+
+        ``extra_pnginfo`` goes into saved files' metadata, as the frontend sends the UI workflow.
+        """
+        body = {"prompt": prompt, "client_id": self.client_id, "extra_data": {"extra_pnginfo": dict(extra_pnginfo or {})}}
+        status, payload = self._request("/prompt", body)
         try:
             answer = json.loads(payload or b"{}")
         except json.JSONDecodeError:
@@ -62,9 +74,19 @@ class RemoteComfy:
             time.sleep(poll_seconds)
         raise TimeoutError(f"prompt {prompt_id} on {self.url} did not finish within {deadline_seconds:.0f} s")
 
-    def run(self, prompt: dict) -> RunResult:
-        prompt_id, refused = self.submit(prompt)
+    def run(self, prompt: dict, extra_pnginfo: dict | None = None) -> RunResult:
+        prompt_id, refused = self.submit(prompt, extra_pnginfo)
         return refused if refused is not None else self.wait(prompt_id)
+
+    def queue_length(self) -> int:
+        """Prompts running or waiting on the server, whoever queued them."""
+        queue = self.get_json("/queue")
+        return len(queue.get("queue_running", [])) + len(queue.get("queue_pending", []))
+
+    @property
+    def websocket_url(self) -> str:
+        scheme, rest = self.url.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws?clientId={self.client_id}"
 
     def _result(self, prompt_id: str, entry: dict, seconds: float) -> RunResult:
         status = entry.get("status", {})

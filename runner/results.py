@@ -25,11 +25,15 @@ class RunResult:
     node_errors: dict[str, Any] = dataclasses.field(default_factory=dict)
     node_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    interrupted: bool = False  # stopped on request (Ctrl-C), not failed
 
     def describe_failure(self) -> str:
         """One readable paragraph naming the node, its type and ComfyUI's message."""
         if self.success:
             return ""
+        if self.interrupted:
+            node = self.error or {}
+            return f"interrupted on request at node {node.get('node_id')} ({node.get('node_type')}); run again to resume"
         parts = []
         if self.error:
             node = self.error.get("node_id")

@@ -188,15 +188,25 @@ def ensure_host() -> Host:
     return Host(comfyui=comfyui, python=venv / "bin" / "python", home=home, user_owned=False)
 
 
-def install_test_requirements(host: Host) -> None:
-    stamp_file = host.home / "test-deps.stamp"
-    requirements = PACK_ROOT / "tests" / "requirements.txt"
-    stamp = _stamp_for(requirements.read_text(), str(host.python))
+def install_requirements(host: Host, requirements: Path, stamp_name: str) -> None:
+    """pip install -r a requirements file into the host's Python, once per content (stamp)."""
+    stamp_file = host.home / stamp_name
+    included = [requirements.parent / line.split(None, 1)[1] for line in requirements.read_text().splitlines()
+                if line.startswith("-r ")]
+    stamp = _stamp_for(*(path.read_text() for path in (requirements, *included)), str(host.python))
     if stamp_file.exists() and stamp_file.read_text() == stamp:
         return
     constraints = [] if host.user_owned else ["-c", SCRIPTS / "host-constraints.txt"]
     _run([host.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements, *constraints])
     stamp_file.write_text(stamp)
+
+
+def install_test_requirements(host: Host) -> None:
+    install_requirements(host, PACK_ROOT / "tests" / "requirements.txt", "test-deps.stamp")
+
+
+def install_runner_requirements(host: Host) -> None:
+    install_requirements(host, PACK_ROOT / "runner" / "requirements.txt", "runner-deps.stamp")
 
 
 def main() -> None:

@@ -53,6 +53,23 @@ def model_files(home: Path, comfy_host) -> _LazyModelFiles:
     return _LazyModelFiles(home)
 
 
+# CPU-sized runs of the shipped workflows (64x64 px, a few steps), and per workflow what keeps
+# it small but meaningful: long videos still span several context windows.
+CPU_RUN_OVERRIDES = {
+    "animatediff_long_video_sd15": {"batch_size": 48, "steps": 2},
+    "animatediff_txt2vid_sdxl": {"batch_size": 8, "steps": 2},  # full-size SDXL on CPU: keep it small
+    "text2video_zero_txt2vid_sd15": {"steps": 4, "t0": 1, "t1": 2},  # t0 < t1 < steps, counted from the clean end
+    "text2video_zero_controlnet_sd15": {"steps": 2},
+    "animatediff_cross_frame_sd15": {"batch_size": 8, "steps": 2},
+}
+
+
+@pytest.fixture(scope="session")
+def cpu_run_overrides():
+    """``cpu_run_overrides(stem)``: input name -> value for a CPU-sized run of a shipped workflow."""
+    return lambda stem: {"width": 64, "height": 64, "steps": 3, **CPU_RUN_OVERRIDES.get(stem, {})}
+
+
 def load_workflow(path: Path) -> dict:
     return json.loads(path.read_text())
 

@@ -1,0 +1,137 @@
+"""Run planned jobs on workers, publish their outputs, keep the manifest, and summarise.
+
+Jobs the manifest marks done are skipped; failed and interrupted ones run again. One
+thread per worker pulls jobs from a shared queue, so each server or Ray actor takes the
+next job when it has room; the embedded worker runs in the calling thread (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+import logging
+import threading
+import time
+from pathlib import Path
+
+from .job_plan import Job
+from .manifest import DONE, FAILED, INTERRUPTED, JobRecord, Manifest
+from .publish import publish, staging_folder
+from .workers import WorkerLost
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class BatchReport:
+    records: list[JobRecord] = dataclasses.field(default_factory=list)
+    skipped: list[Job] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(record.status == status for record in self.records)
+
+    @property
+    def ok(self) -> bool:
+        return all(record.status == DONE for record in self.records)
+
+
+class JobQueue:
+    """Jobs waiting for a worker; a job whose worker died goes back to the front."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        self._jobs = collections.deque(jobs)
+        self._lock = threading.Lock()
+
+    def take(self) -> Job | None:
+        with self._lock:
+            return self._jobs.popleft() if self._jobs else None
+
+    def give_back(self, job: Job) -> None:
+        with self._lock:
+            self._jobs.appendleft(job)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def drain(self) -> list[Job]:
+        with self._lock:
+            jobs, self._jobs = list(self._jobs), collections.deque()
+            return jobs
+
+
+class Batch:
+    def __init__(self, jobs: list[Job], manifest: Manifest, output_root: Path, job_bar=None) -> None:
+        self.manifest = manifest
+        self.output_root = output_root
+        self.report = BatchReport(skipped=[job for job in jobs if manifest.is_done(job.key)])
+        self.queue = JobQueue([job for job in jobs if not manifest.is_done(job.key)])
+        self.stop = threading.Event()
+        self.job_bar = job_bar
+        self._lock = threading.Lock()
+
+    def run(self, workers: list) -> BatchReport:
+        """Run every pending job; with several workers, one thread each."""
+        started = time.perf_counter()
+        if len(workers) == 1 and not hasattr(workers[0], "wait_for_room"):
+            self._work(workers[0])
+        else:
+            threads = [threading.Thread(target=self._work, args=(worker,), name=worker.name, daemon=True) for worker in workers]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():  # join in slices so Ctrl-C reaches the main thread
+                    thread.join(timeout=0.5)
+        for job in self.queue.drain():
+            reason = "stopped before it started (Ctrl-C)" if self.stop.is_set() else "no worker left: every server stopped answering"
+            self._finish(job, INTERRUPTED if self.stop.is_set() else FAILED, None, [], reason, None)
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _work(self, worker) -> None:
+        while not self.stop.is_set():
+            try:
+                if hasattr(worker, "wait_for_room"):
+                    worker.wait_for_room(self.stop)
+            except WorkerLost as err:
+                log.error("%s", err)
+                return
+            job = None if self.stop.is_set() else self.queue.take()
+            if job is None:
+                return
+            staging = staging_folder(self.output_root, job.key)
+            try:
+                result = worker.run(job, staging)
+            except WorkerLost as err:
+                log.error("%s; job %s goes to another worker", err, job.key)
+                self.queue.give_back(job)
+                return
+            except Exception as err:  # noqa: BLE001  (a runner fault fails this job, not the batch)
+                log.exception("job %s: the runner failed", job.key)
+                self._finish(job, FAILED, None, [], f"{type(err).__name__}: {err}", worker.name)
+                continue
+            if result.success:
+                outputs = publish(result.files, staging, self.output_root, job.key)
+                self._finish(job, DONE, result, outputs, None, worker.name)
+            else:
+                status = INTERRUPTED if result.interrupted else FAILED
+                self._finish(job, status, result, [], result.describe_failure(), worker.name)
+
+    def _finish(self, job: Job, status: str, result, outputs: list[Path], error: str | None, worker: str | None) -> None:
+        record = JobRecord(
+            key=job.key, workflow=str(job.workflow), params=job.params, status=status,
+            attempts=self.manifest.attempts(job.key) + (result is not None),
+            seconds=round(result.seconds, 3) if result else 0.0,
+            node_seconds={node: round(sec, 3) for node, sec in (result.node_seconds if result else {}).items()},
+            outputs=[str(path) for path in outputs], error=error, worker=worker,
+            finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        )
+        self.manifest.record(record)
+        with self._lock:
+            self.report.records.append(record)
+            if self.job_bar is not None:
+                self.job_bar.update(1)
+                self.job_bar.set_postfix_str(f"{self.report.count(DONE)} done, {self.report.count(FAILED)} failed")
+        if status == FAILED:
+            log.error("job %s (%s %s) failed: %s", job.key, job.workflow.name, job.params, error)

@@ -1,0 +1,167 @@
+"""The batch runner's command line: ``python3 scripts/batch.py --help`` (this module's epilog teaches it)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .batch import Batch, BatchReport
+from .conversion import to_api_prompt
+from .job_plan import parse_set, parse_sweep, plan_jobs
+from .manifest import DONE, FAILED, INTERRUPTED, Manifest
+from .workflow_files import WorkflowError, collect_workflows
+
+EPILOG = """\
+examples:
+  # every workflow in a folder (UI or API format), on this machine
+  python3 scripts/batch.py workflows/
+  # one workflow, seeds 1..3 x every prompt in prompts.txt (6 jobs); look first, then run
+  python3 scripts/batch.py workflows/animatediff_txt2vid_sd15.json --sweep seed=1..3 \\
+      --sweep "Positive prompt.text=@prompts.txt" --dry-run
+  # fixed edits: by input name (every node that has it), node title or node id
+  python3 scripts/batch.py my.json --set steps=30 --set "6.batch_size=24" --set "KSampler.cfg=6.5"
+  # pair values instead of crossing them
+  python3 scripts/batch.py my.json --sweep seed=[1,2,3] --sweep cfg=[5,6,7] --zip
+  # ComfyUI servers you already run (jobs go to whichever has room), or a Ray cluster
+  python3 scripts/batch.py workflows/ --server http://gpu1:8188 --server http://gpu2:8188
+  python3 scripts/batch.py workflows/ --ray auto
+
+targets: NODE.INPUT, NODE = node id or title (as shown in ComfyUI); a bare INPUT sets it
+on every node that has it as a value. Values are JSON when they parse, else text.
+sweeps: START..STOP[..STEP] (integers, inclusive), a JSON list, or @FILE (one value per line).
+
+Re-running the same command skips jobs that are done (same resolved prompt; see the
+manifest) and runs failed or interrupted ones again. Ctrl-C stops after the current
+node (twice: at once); the next run resumes. Exit code 1 if a job failed, 130 if stopped.
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/batch.py", description="Run ComfyUI workflows headless, in batches: sweeps, resumable manifest, "
+        "remote servers, Ray.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workflows", nargs="+", type=Path, help="workflow files (UI or API format) or folders of *.json")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="TARGET=VALUE",
+                        help="change an input in every job (repeatable)")
+    parser.add_argument("--sweep", dest="sweeps", action="append", default=[], metavar="TARGET=VALUES",
+                        help="one job per value; several sweeps are crossed (repeatable)")
+    parser.add_argument("--zip", action="store_true", help="pair sweep values position by position instead of crossing them")
+    parser.add_argument("--output", type=Path, default=None, help="folder for outputs and the manifest (default: KINEMA_HOME/batch)")
+    parser.add_argument("--manifest", type=Path, default=None, help="manifest file (default: OUTPUT/manifest.jsonl)")
+    parser.add_argument("--dry-run", action="store_true", help="print the jobs and what a run would do, run nothing")
+    parser.add_argument("--server", dest="servers", action="append", default=[], metavar="URL",
+                        help="a running ComfyUI server to submit to (repeatable); default: ComfyUI in this process")
+    parser.add_argument("--header", dest="headers", action="append", default=[], metavar="'NAME: VALUE'",
+                        help="HTTP header for every server request, e.g. 'Authorization: Bearer TOKEN'")
+    parser.add_argument("--per-server", type=int, default=1, metavar="N",
+                        help="jobs a server may hold (running + waiting, anyone's) before it gets another (default 1)")
+    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help="fan out to Ray actors, one embedded ComfyUI each: a cluster address, 'auto', or none for a local Ray")
+    parser.add_argument("--ray-actors", type=int, default=None, metavar="N", help="actors to start (default: one per GPU, else 1)")
+    parser.add_argument("--stand-ins", action="store_true",
+                        help="replace model files that are not installed by random-weight files of the same layout, and "
+                        "provide the shipped workflows' sample clip (for trying workflows without models)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def parse_headers(lines: list[str]) -> dict[str, str]:
+    headers = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise WorkflowError(f"--header {line!r}: expected 'NAME: VALUE'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def print_summary(report: BatchReport, output: Path, manifest: Path, stream=None) -> None:
+    stream = stream or sys.stdout
+    rows = [(record.status, record.key, f"{record.seconds:.1f}s", Path(record.workflow).name,
+             " ".join(f"{k}={v}" for k, v in record.params.items())[:60], record.outputs[0] if record.outputs else (record.error or "")[:80])
+            for record in report.records]
+    header = ("status", "job", "time", "workflow", "params", "output / error")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=stream)
+    print(f"\n{report.count(DONE)} done, {len(report.skipped)} skipped (done before), {report.count(FAILED)} failed, "
+          f"{report.count(INTERRUPTED)} interrupted in {report.seconds:.1f} s", file=stream)
+    print(f"outputs: {output}\nmanifest: {manifest}", file=stream)
+
+
+@contextlib.contextmanager
+def ctrl_c_stops(batch: Batch, workers: list):
+    """First Ctrl-C: finish the current node (embedded) or job (servers), then stop; second: stop now; third: abort."""
+    presses = []
+
+    def on_interrupt(signum, frame):
+        presses.append(signum)
+        batch.stop.set()
+        if len(presses) == 1:
+            print("\nstopping after the current node (Ctrl-C again to stop at once)", file=sys.stderr)
+            for worker in workers:
+                getattr(worker, "stop_after_current_node", lambda: None)()
+        elif len(presses) == 2:
+            for worker in workers:
+                getattr(worker, "interrupt_now", lambda: None)()
+        else:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt) if _in_main_thread() else None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def main(argv: list[str] | None = None, host=None, home: Path | None = None) -> int:
+    """Run the batch; ``host`` is an already booted EmbeddedComfy to reuse (tests, notebooks)."""
+    from .worker_setup import make_workers, provide_sample_inputs, resolve_stand_ins
+
+    args = parse_args(argv)
+    home = home or Path(os.environ.get("KINEMA_HOME", Path.cwd() / ".kinema"))
+    output = (args.output or home / "batch").resolve()
+    manifest_path = (args.manifest or output / "manifest.jsonl").resolve()
+    try:
+        sets = [parse_set(text) for text in args.sets]
+        sweeps = [parse_sweep(text) for text in args.sweeps]
+        workflows = collect_workflows(args.workflows)
+        workers = make_workers(args, host, home, output)
+        object_info = workers[0].object_info()
+        prompts = [(workflow, to_api_prompt(workflow, object_info)) for workflow in workflows]
+        if args.stand_ins:
+            prompts = [(workflow, resolve_stand_ins(prompt, object_info, home)) for workflow, prompt in prompts]
+            provide_sample_inputs(workers)
+        jobs = plan_jobs(prompts, sets, sweeps, args.zip)
+        manifest = Manifest(manifest_path)
+    except (WorkflowError, ValueError, ConnectionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        for job in jobs:
+            state = "skip (done)" if manifest.is_done(job.key) else f"run ({manifest.status(job.key) or 'new'})"
+            print(f"{job.key}  {state:16}  {job.workflow.name}  {job.params}")
+        print(f"{len(jobs)} jobs, {sum(not manifest.is_done(job.key) for job in jobs)} to run")
+        return 0
+    from tqdm import tqdm
+
+    with tqdm(total=len(jobs), desc="jobs", unit="job", disable=args.no_progress, position=0) as job_bar:
+        batch = Batch(jobs, manifest, output, job_bar)
+        job_bar.update(len(batch.report.skipped))
+        with ctrl_c_stops(batch, workers):
+            report = batch.run(workers)
+    print_summary(report, output, manifest_path)
+    if report.count(FAILED):
+        return 1
+    return 130 if report.count(INTERRUPTED) else 0

@@ -1,0 +1,106 @@
+"""Scale-out on Ray: actors that each hold one embedded ComfyUI (one GPU each where GPUs exist).
+
+Every Ray node needs this pack and its ComfyUI host at the same paths as the driver
+(README: "Batch runs on a Ray cluster"). Actors send their output files back as bytes,
+so the driver's output folder and manifest hold everything, shared disk or not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from .job_plan import Job
+from .results import RunResult
+from .workers import WorkerLost, output_metadata
+
+
+@dataclasses.dataclass(frozen=True)
+class ActorSetup:
+    """What an actor needs to boot its host (paths as seen on the Ray node)."""
+
+    pack_root: str
+    comfyui: str
+    work_root: str
+    model_dirs: dict[str, list[str]]
+
+
+class ComfyActor:
+    """Runs inside a Ray worker process (the class is wrapped by ray.remote in ``start_actors``)."""
+
+    def __init__(self, setup: ActorSetup, actor_index: int) -> None:
+        import sys
+        import tempfile
+
+        sys.path.insert(0, str(Path(setup.pack_root) / "scripts"))
+        from pack_import import import_pack
+
+        import_pack()
+        from kinema.runner.embedded import EmbeddedComfy, HostPaths, prepare_comfy_imports
+
+        prepare_comfy_imports(Path(setup.comfyui))
+        Path(setup.work_root).mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"actor{actor_index}-", dir=setup.work_root))
+        model_dirs = {key: [Path(d) for d in dirs] for key, dirs in setup.model_dirs.items()}
+        paths = HostPaths(comfyui=Path(setup.comfyui), output=work / "output", work=work, model_dirs=model_dirs)
+        self.host = EmbeddedComfy(paths).boot()
+
+    def object_info(self) -> dict:
+        return self.host.object_info()
+
+    def run(self, prompt: dict, metadata: dict) -> dict:
+        """Run one prompt; saved files travel back as (path under the output folder, bytes) and leave this node."""
+        result = self.host.run(prompt, extra_pnginfo=metadata)
+        output_directory = self.host.output_directory()
+        files = []
+        for path in result.files:
+            if path.is_relative_to(output_directory) and path.exists():
+                files.append((str(path.relative_to(output_directory)), path.read_bytes()))
+                path.unlink()
+        fields = dataclasses.asdict(result)
+        fields["files"] = []
+        return {"result": fields, "files": files}
+
+
+class RayWorker:
+    """Driver-side handle of one actor: same interface as the other workers."""
+
+    def __init__(self, actor, name: str) -> None:
+        self.actor = actor
+        self.name = name
+
+    def object_info(self) -> dict:
+        import ray
+
+        return ray.get(self.actor.object_info.remote())
+
+    def run(self, job: Job, staging: Path) -> RunResult:
+        import ray
+
+        try:
+            answer = ray.get(self.actor.run.remote(job.prompt, output_metadata(job)))
+        except ray.exceptions.RayActorError as err:
+            raise WorkerLost(f"{self.name} died: {err}") from err
+        result = RunResult(**answer["result"])
+        for relative, payload in answer["files"]:
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(payload)
+            result.files.append(target)
+        return result
+
+
+def start_actors(address: str | None, setup: ActorSetup, count: int | None) -> list[RayWorker]:
+    """Connect to Ray (a cluster address, or a local Ray when None) and start one actor per GPU (or ``count``)."""
+    import sys
+
+    import ray
+
+    # Ray workers cannot import this pack by name (ComfyUI names it by folder): ship the actor class by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    count = count or max(gpus, 1)
+    actor_class = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1 if not gpus else 0, max_restarts=0)(ComfyActor)
+    actors = [actor_class.remote(setup, index) for index in range(count)]
+    return [RayWorker(actor, f"ray actor {index}") for index, actor in enumerate(actors)]

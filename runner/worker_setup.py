@@ -1,0 +1,132 @@
+"""Build the workers a command line asks for, and the optional model stand-ins."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from .prompt_edits import substitute_missing_models
+from .remote import RemoteComfy, ServerUnreachable
+from .workers import EmbeddedWorker, RemoteWorker
+
+log = logging.getLogger(__name__)
+PACK_ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_workers(args: argparse.Namespace, host, home: Path, output: Path) -> list:
+    from .cli import parse_headers
+
+    if args.servers:
+        return _remote_workers(args.servers, parse_headers(args.headers), args.per_server, not args.no_progress)
+    if args.ray:
+        return _ray_workers(args.ray, args.ray_actors, home)
+    host = host or _boot_embedded(home, output)
+    host.show_step_progress(not args.no_progress)
+    return [EmbeddedWorker(host)]
+
+
+def _remote_workers(urls: list[str], headers: dict[str, str], per_server: int, progress: bool) -> list[RemoteWorker]:
+    reachable, problems = [], []
+    for url in urls:
+        try:
+            RemoteComfy(url, headers).get_json("/system_stats")
+            reachable.append(url)
+        except (ServerUnreachable, RuntimeError) as err:
+            problems.append(str(err))
+    if not reachable:
+        raise ConnectionError("no ComfyUI server answers: " + "; ".join(problems))
+    for problem in problems:
+        log.warning("skipping a server: %s", problem)
+    on_progress = _server_progress_bars(reachable) if progress else None
+    return [RemoteWorker(url, headers, per_server, on_progress) for url in reachable]
+
+
+def _server_progress_bars(urls: list[str]):
+    """Sampler-step bars, one per server, fed from its /ws progress events."""
+    from tqdm import tqdm
+
+    bars = {url.rstrip("/"): tqdm(total=0, desc=url, unit="step", position=index + 1, leave=False) for index, url in enumerate(urls)}
+
+    def on_progress(server: str, prompt_id: str | None, value: int, maximum: int) -> None:
+        bar = bars[server]
+        bar.total = maximum
+        bar.n = value
+        bar.refresh()
+
+    return on_progress
+
+
+def _ray_workers(address: str, count: int | None, home: Path) -> list:
+    from .ray_workers import ActorSetup, start_actors
+
+    setup = ActorSetup(pack_root=str(PACK_ROOT), comfyui=str(_comfyui()), work_root=str(home / "ray-work"),
+                       model_dirs={key: [str(d) for d in dirs] for key, dirs in _fixture_dirs(home).items()})
+    return start_actors(None if address == "local" else address, setup, count)
+
+
+def _boot_embedded(home: Path, output: Path):
+    from .embedded import EmbeddedComfy, HostPaths, prepare_comfy_imports
+
+    comfyui = _comfyui()
+    prepare_comfy_imports(comfyui)
+    # ComfyUI saves into a staging area; finished jobs move their files to OUTPUT
+    paths = HostPaths(comfyui=comfyui, output=output / ".staging" / "comfyui", work=home / "work", model_dirs=_fixture_dirs(home))
+    return EmbeddedComfy(paths).boot()
+
+
+def _comfyui() -> Path:
+    from host_setup import comfyui_path
+
+    return comfyui_path()
+
+
+def _fixture_dirs(home: Path) -> dict[str, list[Path]]:
+    """The random stand-in models' folders (they only answer for file names no real model has)."""
+    from fixtures import cache
+
+    return cache.model_dirs(home)
+
+
+def _combo_options(spec) -> list:
+    """A combo's options: ``[[...], {...}]`` (V1 style) or ``["COMBO", {"options": [...]}]`` (V3)."""
+    if not isinstance(spec, list | tuple) or not spec:
+        return []
+    if isinstance(spec[0], list):
+        return spec[0]
+    if len(spec) > 1 and isinstance(spec[1], dict):
+        return spec[1].get("options", [])
+    return []
+
+
+def installed_files(object_info: dict) -> set[str]:
+    """Every file name a host offers in a combo (its model lists), from its node definitions."""
+    return {
+        option
+        for definition in object_info.values()
+        for group in definition.get("input", {}).values()
+        for spec in group.values()
+        for option in _combo_options(spec)
+        if isinstance(option, str)
+    }
+
+
+def resolve_stand_ins(prompt: dict, object_info: dict, home: Path) -> dict:
+    """Model files the host does not have replaced by random real-layout stand-ins (written once)."""
+    from fixtures import cache
+
+    installed = installed_files(object_info)
+    prompt, replaced = substitute_missing_models(prompt, installed.__contains__, cache.stand_ins())
+    cache.ensure_fixtures(home, [cache.fixture_for_file(name) for name in replaced.values()])
+    for real, stand_in in replaced.items():
+        log.warning("%s is not installed: using the random-weight stand-in %s", real, stand_in)
+    return prompt
+
+
+def provide_sample_inputs(workers: list) -> None:
+    """The sample clip the shipped vid2vid workflows load, drawn into the embedded host's input folder."""
+    from fixtures.sample_inputs import ensure_sample_inputs
+
+    for worker in workers:
+        if isinstance(worker, EmbeddedWorker):
+            ensure_sample_inputs(worker.host.input_directory())

@@ -1,0 +1,121 @@
+"""The batch runner beyond one process: real ComfyUI servers on 127.0.0.1 (one killed mid-batch), and Ray actors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kinema.runner import cli
+from kinema.runner.remote import RemoteComfy
+from kinema.runner.server_process import ComfyServer
+
+API_TXT2VID = Path(__file__).resolve().parents[2] / "workflows" / "api" / "animatediff_txt2vid_sd15.json"
+SMALL = ["--stand-ins", "--no-progress", "--set", "width=64", "--set", "height=64", "--set", "steps=2", "--set", "batch_size=4"]
+
+
+def _records(manifest: Path) -> list[dict]:
+    return [json.loads(line) for line in manifest.read_text().splitlines()]
+
+
+def _saved_videos(server: ComfyServer) -> list[Path]:
+    return list((server.work / "output").rglob("*.mp4"))
+
+
+@pytest.fixture
+def two_servers(comfy_host, model_files, home, tmp_path):
+    from fixtures import cache
+
+    model_files["sd15"], model_files["mm_v2"]
+    comfy_host.release_models()  # three copies of SD1.5 (this process and two servers) would crowd 24 GB
+    servers = [ComfyServer(python=Path(sys.executable), comfyui=comfy_host.paths.comfyui, work=tmp_path / f"server{i}",
+                           model_dirs=cache.model_dirs(home)) for i in range(2)]
+    for server in servers:
+        server.start()
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _kill_when_running_its_second_job(server: ComfyServer, stop: threading.Event) -> threading.Thread:
+    """SIGKILL the server while it executes a prompt, after it has finished one (its done job must stay done)."""
+    client = RemoteComfy(server.url)
+
+    def watch():
+        while not stop.is_set():
+            try:
+                finished = len(client.get_json("/history"))
+                running = client.get_json("/queue")["queue_running"]
+            except ConnectionError:
+                return
+            if finished >= 1 and running:
+                time.sleep(1.0)  # well inside the sampler
+                os.killpg(server.process.pid, signal.SIGKILL)
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.server
+@pytest.mark.heavy
+def test_remote_servers_share_a_batch_and_a_dead_server_loses_no_job(two_servers, home, tmp_path, capsys):
+    alive, doomed = two_servers
+    output = tmp_path / "batch"
+    stop = threading.Event()
+    killer = _kill_when_running_its_second_job(doomed, stop)
+    try:
+        code = cli.main([str(API_TXT2VID), *SMALL, "--sweep", "seed=1..6", "--server", alive.url, "--server", doomed.url,
+                         "--output", str(output)], home=home)
+    finally:
+        stop.set()
+        killer.join()
+    assert code == 0, capsys.readouterr()
+    assert doomed.process.poll() is not None, "the second server was killed mid-batch"
+    records = _records(output / "manifest.jsonl")
+    assert len(records) == 6 and {r["status"] for r in records} == {"done"}
+    assert sorted(r["params"]["seed"] for r in records) == [1, 2, 3, 4, 5, 6]
+    by_server = {url: [r for r in records if r["worker"] == url] for url in (alive.url, doomed.url)}
+    assert len(by_server[doomed.url]) >= 1, "the doomed server finished a job before it died"
+    # none done twice: every server saved exactly the videos of the jobs credited to it
+    assert len(_saved_videos(alive)) == len(by_server[alive.url])
+    assert len(_saved_videos(doomed)) == len(by_server[doomed.url])
+    downloaded = [Path(r["outputs"][0]) for r in records]
+    assert len(set(downloaded)) == 6 and all(path.stat().st_size > 0 for path in downloaded)
+    assert not list(output.rglob("*.partial"))
+
+
+@pytest.mark.heavy
+def test_ray_actors_each_hold_a_comfyui_and_share_the_jobs(home, tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    workflow = tmp_path / "colours.json"
+    workflow.write_text(json.dumps({
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 16, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "ray/colour"}},
+    }))
+    output = tmp_path / "batch"
+    try:
+        code = cli.main([str(workflow), "--ray", "--ray-actors", "2", "--sweep", "color=[0, 255, 65280, 16711680]",
+                         "--no-progress", "--output", str(output)], home=home)
+    finally:
+        ray.shutdown()
+    assert code == 0, capsys.readouterr()
+    records = _records(output / "manifest.jsonl")
+    assert len(records) == 4 and {r["status"] for r in records} == {"done"}
+    assert {r["worker"] for r in records} == {"ray actor 0", "ray actor 1"}
+    from PIL import Image
+
+    colours = {}
+    for record in records:
+        (png,) = map(Path, record["outputs"])
+        assert png.parent == output / "ray"
+        colours[record["params"]["color"]] = Image.open(png).convert("RGB").getpixel((0, 0))
+    assert colours == {0: (0, 0, 0), 255: (0, 0, 255), 65280: (0, 255, 0), 16711680: (255, 0, 0)}
