@@ -38,19 +38,33 @@ class BatchReport:
 
 
 class JobQueue:
-    """Jobs waiting for a worker; a job whose worker died goes back to the front."""
+    """Jobs waiting for a worker, and how many are out with one: a job whose worker died comes back to the front."""
 
     def __init__(self, jobs: list[Job]) -> None:
         self._jobs = collections.deque(jobs)
+        self._out = 0
         self._lock = threading.Lock()
 
     def take(self) -> Job | None:
         with self._lock:
-            return self._jobs.popleft() if self._jobs else None
+            if not self._jobs:
+                return None
+            self._out += 1
+            return self._jobs.popleft()
+
+    def finished(self) -> None:
+        with self._lock:
+            self._out -= 1
 
     def give_back(self, job: Job) -> None:
         with self._lock:
+            self._out -= 1
             self._jobs.appendleft(job)
+
+    def may_get_more(self) -> bool:
+        """Empty now, but a job out with a worker may still come back (its server may die)."""
+        with self._lock:
+            return self._out > 0
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -99,7 +113,10 @@ class Batch:
                 return
             job = None if self.stop.is_set() else self.queue.take()
             if job is None:
-                return
+                if self.stop.is_set() or not self.queue.may_get_more():
+                    return
+                time.sleep(0.2)  # another worker's job may come back to the queue
+                continue
             staging = staging_folder(self.output_root, job.key)
             try:
                 result = worker.run(job, staging)
@@ -109,8 +126,10 @@ class Batch:
                 return
             except Exception as err:  # noqa: BLE001  (a runner fault fails this job, not the batch)
                 log.exception("job %s: the runner failed", job.key)
+                self.queue.finished()
                 self._finish(job, FAILED, None, [], f"{type(err).__name__}: {err}", worker.name)
                 continue
+            self.queue.finished()
             if result.success:
                 outputs = publish(result.files, staging, self.output_root, job.key)
                 self._finish(job, DONE, result, outputs, None, worker.name)
