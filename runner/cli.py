@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from .batch import Batch, BatchReport
@@ -120,8 +121,6 @@ def ctrl_c_stops(batch: Batch, workers: list):
 
 
 def _in_main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 

@@ -265,13 +265,17 @@ class EmbeddedComfy:
 
         comfy.utils.set_progress_bar_enabled(enabled)
 
+    def forget_cached_outputs(self) -> None:
+        """Run every node of the next prompt afresh (ComfyUI otherwise reuses the outputs of unchanged nodes)."""
+        self._executor.reset()
+
     def release_models(self) -> None:
         """Drop cached node outputs and unload every model (as the page's "Unload models" button does)."""
         import gc
 
         import comfy.model_management
 
-        self._executor.reset()
+        self.forget_cached_outputs()
         comfy.model_management.unload_all_models()
         gc.collect()
 

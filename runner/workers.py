@@ -58,6 +58,10 @@ class EmbeddedWorker:
 
     def run(self, job: Job, staging: Path) -> RunResult:
         result = self.host.run(job.prompt, extra_pnginfo=output_metadata(job))
+        if result.success and not all(path.exists() for path in result.files):
+            # ComfyUI answered this exact prompt from its cache, and we moved those files away: run it afresh
+            self.host.forget_cached_outputs()
+            result = self.host.run(job.prompt, extra_pnginfo=output_metadata(job))
         result.files = move_outputs(result.files, self.host.output_directory(), staging)
         return result
 

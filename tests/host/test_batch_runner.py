@@ -84,6 +84,17 @@ def test_sweep_gives_one_job_per_combination_and_a_rerun_does_nothing(run_cli, t
 
 
 @pytest.mark.heavy
+def test_a_done_job_whose_output_was_deleted_runs_again_in_the_same_process(run_cli, capsys):
+    args = [TXT2VID, *SMALL, "--set", "batch_size=2", "--set", "seed=11"]
+    assert run_cli(*args) == 0
+    (video,) = _videos(run_cli.output)
+    video.unlink()
+    assert run_cli(*args) == 0, "ComfyUI's cache holds this prompt's outputs; the runner must still deliver the file"
+    assert _videos(run_cli.output) == [video] and _records(run_cli.manifest)[0]["attempts"] == 2
+    assert capsys.readouterr().out.count("1 done, 0 skipped") == 2
+
+
+@pytest.mark.heavy
 def test_a_failing_job_is_reported_with_its_node_error_and_retried_next_run(run_cli, capsys):
     # 40 frames exceed the v2 module's 32: our node refuses it in the sampler, before any step
     sweep = [TXT2VID, *SMALL, "--sweep", "batch_size=[4, 40]"]
