@@ -9,16 +9,6 @@ import pytest
 from kinema.runner.media import describe_video
 
 API_WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "workflows" / "api").glob("*.json"))
-# CPU-sized runs: 64x64 px and few steps everywhere; long videos at 48 frames (3+ context windows).
-RUN_OVERRIDES = {
-    "animatediff_long_video_sd15": {"batch_size": 48, "steps": 2},
-    "animatediff_txt2vid_sdxl": {"batch_size": 8, "steps": 2},  # full-size SDXL on CPU: keep it small
-    "text2video_zero_txt2vid_sd15": {"steps": 4, "t0": 1, "t1": 2},  # t0 < t1 < steps, counted from the clean end
-    "text2video_zero_controlnet_sd15": {"steps": 2},
-    "animatediff_cross_frame_sd15": {"batch_size": 8, "steps": 2},
-}
-
-
 def _expected_frames(prompt: dict) -> int:
     """The latent batch size, or for vid2vid the frame count of the sample clip."""
     from fixtures.sample_inputs import SAMPLE_FRAMES
@@ -37,8 +27,9 @@ def _fps(prompt: dict) -> float:
 
 @pytest.mark.heavy
 @pytest.mark.parametrize("path", API_WORKFLOWS, ids=lambda p: p.stem)
-def test_workflow_writes_the_video_it_promises(run_small, path):
-    result, prompt = run_small(path, **RUN_OVERRIDES.get(path.stem, {}))
+def test_workflow_writes_the_video_it_promises(run_small, cpu_run_overrides, path):
+    # CPU-sized (tests/conftest.py): 64x64 px, few steps; long videos still span several context windows
+    result, prompt = run_small(path, **cpu_run_overrides(path.stem))
     assert result.success, result.describe_failure()
     videos = [f for f in result.files if f.suffix == ".mp4"]
     assert len(videos) == 1, result.files
