@@ -293,8 +293,10 @@ def discrete_schedule(patcher: ModelPatcher, scheduler: str, steps: int) -> tupl
     sigma^2 = (1 - alphabar) / alphabar; so alphabar = 1 / (1 + sigma^2).
     """
     sampling = patcher.get_model_object("model_sampling")
-    if not isinstance(sampling, comfy.model_sampling.EPS) or not hasattr(sampling, "sigmas"):
-        raise ValueError(f"needs a discrete noise-prediction (EPS) model such as SD1.5 or SDXL; this model samples with {type(sampling).__name__}")
+    # Continuous schedules (EDM, CosXL) also subclass EPS and hold sigmas, but their timestep() is no training step.
+    if not (isinstance(sampling, comfy.model_sampling.EPS) and isinstance(sampling, comfy.model_sampling.ModelSamplingDiscrete)):
+        raise ValueError("Motion-Dynamics Latents needs a model with a discrete training schedule such as SD1.5 or SDXL; "
+                         f"the guider's model samples with {type(sampling).__name__}")
     sigmas = comfy.samplers.calculate_sigmas(sampling, scheduler, steps).cpu()
     alphas_cumprod = 1.0 / (1.0 + sampling.sigmas.detach().double().cpu() ** 2)
     return sigmas, alphas_cumprod, lambda sigma: int(round(float(sampling.timestep(torch.tensor(sigma)))))

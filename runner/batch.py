@@ -130,12 +130,16 @@ class Batch:
                 self._finish(job, FAILED, None, [], f"{type(err).__name__}: {err}", worker.name)
                 continue
             self.queue.finished()
-            if result.success:
-                outputs = publish(result.files, staging, self.output_root, job.key)
-                self._finish(job, DONE, result, outputs, None, worker.name)
-            else:
+            if not result.success:
                 status = INTERRUPTED if result.interrupted else FAILED
                 self._finish(job, status, result, [], result.describe_failure(), worker.name)
+                continue
+            try:
+                outputs = publish(result.files, staging, self.output_root, job.key)
+            except OSError as err:  # disk full, permissions: the job ran, but its files are not in place
+                self._finish(job, FAILED, result, [], f"publishing the outputs into {self.output_root} failed: {err}", worker.name)
+                continue
+            self._finish(job, DONE, result, outputs, None, worker.name)
 
     def _finish(self, job: Job, status: str, result, outputs: list[Path], error: str | None, worker: str | None) -> None:
         record = JobRecord(

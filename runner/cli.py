@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -160,6 +161,9 @@ def main(argv: list[str] | None = None, host=None, home: Path | None = None) -> 
         job_bar.update(len(batch.report.skipped))
         with ctrl_c_stops(batch, workers):
             report = batch.run(workers)
+    if host is None and not (args.servers or args.ray):
+        # our own host saved into .staging/comfyui; every finished file is linked into OUTPUT by now
+        shutil.rmtree(output / ".staging" / "comfyui", ignore_errors=True)
     print_summary(report, output, manifest_path)
     if report.count(FAILED):
         return 1

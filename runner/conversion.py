@@ -7,6 +7,8 @@ from a server. Before converting we list node types nobody registered, with thei
 
 from __future__ import annotations
 
+import re
+
 from .workflow_files import WorkflowError, WorkflowFile
 
 # Frontend-only nodes: never sent to the server, so never registered there.
@@ -38,11 +40,34 @@ def check_node_types(workflow: WorkflowFile, object_info: dict) -> None:
                             "or check the server's log for packs that failed to import.")
 
 
+# "{red|green} car": the page (and the converter) pick one option at random at every queue.
+_DYNAMIC_CHOICE = re.compile(r"(?<!\\)\{[^{}]*(?<!\\)\|[^{}]*(?<!\\)\}")
+
+
+def _takes_dynamic_prompts(definition: dict) -> bool:
+    return any(isinstance(spec, list | tuple) and len(spec) > 1 and isinstance(spec[1], dict) and spec[1].get("dynamicPrompts")
+               for group in definition.get("input", {}).values() for spec in group.values())
+
+
+def check_no_random_choices(workflow: WorkflowFile, object_info: dict) -> None:
+    """A random pick per conversion would change the prompt, its job key and its output at every run."""
+    for node in workflow.data["nodes"]:
+        if not isinstance(node, dict) or not _takes_dynamic_prompts(object_info.get(node.get("type"), {})):
+            continue
+        for value in node.get("widgets_values") or []:
+            if isinstance(value, str) and _DYNAMIC_CHOICE.search(value):
+                raise WorkflowError(
+                    f"{workflow.path}: node {node.get('id')} ({node.get('type')}) has a random choice "
+                    f"{_DYNAMIC_CHOICE.search(value).group(0)!r}, which would pick differently at every run; "
+                    "sweep the options instead (--sweep with one value per option) or escape the braces as \\{ \\}")
+
+
 def to_api_prompt(workflow: WorkflowFile, object_info: dict) -> dict:
     """The API prompt of a workflow file: API files as they are, UI files converted as the frontend would."""
     check_node_types(workflow, object_info)
     if not workflow.is_ui_format:
         return workflow.data
+    check_no_random_choices(workflow, object_info)
     try:
         from comfy_cli.workflow_to_api import WorkflowConversionError, convert_ui_to_api
     except ImportError as err:

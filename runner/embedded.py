@@ -239,6 +239,7 @@ class EmbeddedComfy:
             return RunResult(prompt_id, False, error=error, node_errors=node_errors, seconds=time.perf_counter() - started)
         recorder = self._recorder
         recorder.events, recorder.node_seconds = [], {}
+        recorder.stop_requested = False  # a stop asked for between prompts belongs to no prompt
         recorder.last_prompt_id = prompt_id
         extra_data = {"client_id": "kinema-embedded", "extra_pnginfo": dict(extra_pnginfo or {})}
         try:
@@ -332,6 +333,8 @@ def _node_definition(node_type: str, node_class, display_names: dict[str, str]) 
     for flag in ("DEPRECATED", "EXPERIMENTAL"):
         if getattr(node_class, flag, False):
             definition[flag.lower()] = True
+    if hasattr(node_class, "API_NODE"):
+        definition["api_node"] = node_class.API_NODE
     return definition
 
 

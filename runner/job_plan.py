@@ -69,7 +69,7 @@ def parse_set(text: str) -> Assignment:
 
 
 def parse_sweep(text: str) -> Sweep:
-    """``seed=1..3`` (inclusive; ``0..20..5`` with a step), ``text=@prompts.txt`` (one per line), ``cfg=[5, 7.5]``."""
+    """``seed=1..3`` (inclusive; ``0..20..5`` with a step), ``text=@prompts.txt`` (one value per line, JSON when it parses), ``cfg=[5, 7.5]``."""
     target, spec = _split_assignment(text, "--sweep")
     if spec.startswith("@"):
         path = Path(spec[1:]).expanduser()
@@ -77,8 +77,8 @@ def parse_sweep(text: str) -> Sweep:
             lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
         except OSError as err:
             raise WorkflowError(f"--sweep {target}: cannot read {path} ({err.strerror})") from err
-        values = tuple(line for line in lines if line and not line.startswith("#"))
-    elif ".." in spec:
+        values = tuple(parse_value(line) for line in lines if line and not line.startswith("#"))
+    elif ".." in spec and not spec.lstrip().startswith("["):
         parts = spec.split("..")
         try:
             start, stop, *step = (int(part) for part in parts)
@@ -178,10 +178,14 @@ def plan_jobs(workflows: list[tuple[WorkflowFile, dict]], sets: list[Assignment]
     points = sweep_points(sweeps, zipped)
     _check_bare_targets_exist(workflows, {a.target for a in sets} | {s.target for s in sweeps})
     several = len(workflows) > 1
+    keys = set()
     for workflow, prompt in workflows:
         ui = workflow.data if workflow.is_ui_format else None
         for point in points:
-            assignments = [*sets, *point]
-            params = {assignment.target: assignment.value for assignment in assignments}
-            jobs.append(Job(workflow.path, params, apply_assignments(prompt, assignments, workflow.path, several), ui))
+            # only what applies to this workflow (a bare target another workflow has may miss here)
+            assignments = [a for a in [*sets, *point] if resolve_target(prompt, a.target, workflow.path, several)]
+            job = Job(workflow.path, {a.target: a.value for a in assignments}, apply_assignments(prompt, assignments, workflow.path), ui)
+            if job.key not in keys:  # the same prompt twice is one job (a repeated sweep value, a target this workflow lacks)
+                keys.add(job.key)
+                jobs.append(job)
     return jobs

@@ -48,6 +48,9 @@ class ComfyActor:
     def object_info(self) -> dict:
         return self.host.object_info()
 
+    def ready(self) -> bool:
+        return True
+
     def run(self, prompt: dict, metadata: dict) -> dict:
         """Run one prompt; saved files travel back as (path under the output folder, bytes) and leave this node."""
         result = self.host.run(prompt, extra_pnginfo=metadata)
@@ -90,7 +93,7 @@ class RayWorker:
         return result
 
 
-def start_actors(address: str | None, setup: ActorSetup, count: int | None) -> list[RayWorker]:
+def start_actors(address: str | None, setup: ActorSetup, count: int | None, start_seconds: float = 600.0) -> list[RayWorker]:
     """Connect to Ray (a cluster address, or a local Ray when None) and start one actor per GPU (or ``count``)."""
     import sys
 
@@ -103,4 +106,12 @@ def start_actors(address: str | None, setup: ActorSetup, count: int | None) -> l
     count = count or max(gpus, 1)
     actor_class = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1 if not gpus else 0, max_restarts=0)(ComfyActor)
     actors = [actor_class.remote(setup, index) for index in range(count)]
+    # An actor the cluster has no room for is never scheduled: say so instead of waiting forever.
+    ready, waiting = ray.wait([actor.ready.remote() for actor in actors], num_returns=count, timeout=start_seconds)
+    if waiting:
+        resources = ray.available_resources()
+        raise ConnectionError(f"only {len(ready)} of {count} Ray actors started within {start_seconds:.0f} s "
+                              f"(each needs {'1 GPU' if gpus else '1 CPU'}; available: {resources.get('GPU', 0):g} GPU, "
+                              f"{resources.get('CPU', 0):g} CPU); ask for fewer with --ray-actors")
+    ray.get(ready)  # an actor whose ComfyUI failed to boot raises here, with its error
     return [RayWorker(actor, f"ray actor {index}") for index, actor in enumerate(actors)]

@@ -23,24 +23,31 @@ class ServerUnreachable(ConnectionError):
 
 
 class RemoteComfy:
-    def __init__(self, url: str, headers: dict[str, str] | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None, timeout: float = 30.0, retries: int = 2,
+                 retry_seconds: float = 2.0) -> None:
         self.url = url.rstrip("/")
         self.headers = dict(headers or {})
         self.timeout = timeout
+        self.retries, self.retry_seconds = retries, retry_seconds
         self.client_id = str(uuid.uuid4())
 
     def _request(self, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        """One HTTP call; a connection failure is tried again ``retries`` times (a blip must not retire a server)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": "application/json", **self.headers})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read()
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
-            reason = getattr(err, "reason", err)
-            raise ServerUnreachable(f"ComfyUI server {self.url} is unreachable ({reason}); "
-                                    "check that it runs and that the URL and port are right") from err
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as err:
+                return err.code, err.read()
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+                if attempt == self.retries:
+                    reason = getattr(err, "reason", err)
+                    raise ServerUnreachable(f"ComfyUI server {self.url} is unreachable ({reason}); "
+                                            "check that it runs and that the URL and port are right") from err
+                time.sleep(self.retry_seconds * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def get_json(self, path: str):
         status, payload = self._request(path)

@@ -47,11 +47,14 @@ class RunResult:
         return "\n".join(parts) or "failed without a message"
 
 
+OUTPUT_KINDS = ("images", "gifs", "videos", "audio")  # the ui output lists that name saved files
+
+
 def output_files(outputs: dict[str, dict[str, Any]], resolve) -> list[Path]:
     """Files named in ComfyUI's ui outputs (images, gifs, videos entries), via ``resolve(entry) -> Path``."""
     files = []
     for node_output in outputs.values():
-        for key in ("images", "gifs", "videos", "audio"):
+        for key in OUTPUT_KINDS:
             for entry in node_output.get(key) or []:
                 if isinstance(entry, dict) and "filename" in entry:
                     files.append(resolve(entry))

@@ -30,7 +30,7 @@ def _remote_workers(urls: list[str], headers: dict[str, str], per_server: int, p
     reachable, problems = [], []
     for url in urls:
         try:
-            RemoteComfy(url, headers).get_json("/system_stats")
+            RemoteComfy(url, headers, retries=0).get_json("/system_stats")
             reachable.append(url)
         except (ServerUnreachable, RuntimeError) as err:
             problems.append(str(err))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from .embedded import EmbeddedComfy
 from .job_plan import Job
 from .remote import RemoteComfy, ServerUnreachable
-from .results import RunResult
+from .results import OUTPUT_KINDS, RunResult
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,24 @@ def output_metadata(job: Job) -> dict:
     return metadata
 
 
-def move_outputs(files: list[Path], output_directory: Path, staging: Path) -> list[Path]:
-    """Move a job's saved files (ComfyUI's output folder; previews in temp/ stay) into its staging folder."""
-    moved = []
-    for path in files:
-        if path.is_relative_to(output_directory) and path.exists():
-            target = staging / path.relative_to(output_directory)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(path, target)
-            moved.append(target)
-    return moved
+def gather_outputs(files: list[Path], output_directory: Path, staging: Path) -> list[Path]:
+    """Link (or copy) a job's saved files from ComfyUI's output folder into its staging folder.
+
+    The originals stay: ComfyUI may answer a later, partly identical prompt from its cache
+    with these very files. Previews outside the output folder (temp/) are left out.
+    """
+    gathered = []
+    for path in dict.fromkeys(files):  # a cached and a fresh node may name the same file
+        if not (path.is_relative_to(output_directory) and path.exists()):
+            continue
+        target = staging / path.relative_to(output_directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:  # another filesystem, or no hard links there
+            shutil.copy2(path, target)
+        gathered.append(target)
+    return gathered
 
 
 class EmbeddedWorker:
@@ -58,11 +67,7 @@ class EmbeddedWorker:
 
     def run(self, job: Job, staging: Path) -> RunResult:
         result = self.host.run(job.prompt, extra_pnginfo=output_metadata(job))
-        if result.success and not all(path.exists() for path in result.files):
-            # ComfyUI answered this exact prompt from its cache, and we moved those files away: run it afresh
-            self.host.forget_cached_outputs()
-            result = self.host.run(job.prompt, extra_pnginfo=output_metadata(job))
-        result.files = move_outputs(result.files, self.host.output_directory(), staging)
+        result.files = gather_outputs(result.files, self.host.output_directory(), staging)
         return result
 
     def stop_after_current_node(self) -> None:
@@ -99,7 +104,7 @@ class RemoteWorker:
         try:
             result = self.client.run(job.prompt, extra_pnginfo=output_metadata(job))
             if result.success:
-                entries = [entry for output in result.outputs.values() for kind in ("images", "gifs", "videos")
+                entries = [entry for output in result.outputs.values() for kind in OUTPUT_KINDS
                            for entry in output.get(kind) or [] if isinstance(entry, dict) and entry.get("type", "output") == "output"]
                 result.files = [self.client.download(entry, staging / entry.get("subfolder", "")) for entry in entries]
             return result

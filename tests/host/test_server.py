@@ -95,3 +95,26 @@ def test_every_ui_workflow_is_the_layout_of_its_api_twin(server):
     for api_path in api_files:
         committed = json.loads((PACK_ROOT / "workflows" / api_path.name).read_text())
         assert committed == ui_from_api(json.loads(api_path.read_text()), object_info), api_path.name
+
+
+def _without_option_lists(definition: dict) -> dict:
+    """A node definition with its combo options left out: they list files, and the two hosts' input folders differ."""
+    def spec_shape(spec):
+        if isinstance(spec, list) and spec and isinstance(spec[0], list):
+            return ["<options>", *spec[1:]]
+        if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict) and "options" in spec[1]:
+            return [spec[0], {**spec[1], "options": "<options>"}, *spec[2:]]
+        return spec
+
+    inputs = {group: {name: spec_shape(spec) for name, spec in specs.items()} for group, specs in definition.get("input", {}).items()}
+    return {**definition, "input": inputs}
+
+
+@pytest.mark.server
+def test_in_process_node_definitions_match_the_servers_object_info(server, comfy_host):
+    """The batch runner converts UI workflows with definitions built in-process; they must be what /object_info serves."""
+    served = RemoteComfy(server.url).get_json("/object_info")
+    ours = json.loads(json.dumps(comfy_host.object_info()))  # tuples become lists, as over HTTP
+    assert set(ours) == set(served)
+    differing = [node_type for node_type in served if _without_option_lists(ours[node_type]) != _without_option_lists(served[node_type])]
+    assert not differing, {node_type: (ours[node_type], served[node_type]) for node_type in differing[:2]}

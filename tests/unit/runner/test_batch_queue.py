@@ -13,17 +13,24 @@ from kinema.runner.workers import WorkerLost
 
 
 class ServerLike:
-    """A worker with a queue to wait on (as a ComfyUI server is); ``dies_on`` raises WorkerLost for that job."""
+    """A worker with a queue to wait on (as a ComfyUI server is); ``dies_on`` raises WorkerLost for that job.
 
-    def __init__(self, name: str, dies_on: str | None = None, started: threading.Event | None = None) -> None:
-        self.name, self.dies_on, self.started = name, dies_on, started
+    ``room``: an event the worker waits for before taking a job (to fix who takes what first).
+    """
+
+    def __init__(self, name: str, dies_on: str | None = None, started: threading.Event | None = None,
+                 room: threading.Event | None = None) -> None:
+        self.name, self.dies_on, self.started, self.room = name, dies_on, started, room
         self.ran: list[str] = []
+        self.took_first = threading.Event()
 
     def wait_for_room(self, stop) -> None:
-        pass
+        if self.room is not None:
+            self.room.wait(5)
 
     def run(self, job: Job, staging: Path) -> RunResult:
         seed = job.params["seed"]
+        self.took_first.set()
         if seed == self.dies_on:
             self.started.wait(5)  # the other worker has emptied the queue by now
             raise WorkerLost(f"{self.name} stopped answering")
@@ -41,18 +48,17 @@ def _jobs(seeds: list[str]) -> list[Job]:
 
 def test_a_dead_workers_job_goes_to_a_worker_that_was_done(tmp_path):
     everyone_started = threading.Event()
-    survivor = ServerLike("survivor", started=everyone_started)
     doomed = ServerLike("doomed", dies_on="b", started=everyone_started)
-    jobs = _jobs(["a", "b"])
+    # the survivor waits until the doomed worker holds "b"; then it runs "a" and finds the queue empty while "b" is out
+    survivor = ServerLike("survivor", started=everyone_started, room=doomed.took_first)
+    jobs = _jobs(["b", "a"])
     batch = Batch(jobs, Manifest(tmp_path / "manifest.jsonl"), tmp_path / "out")
-    # the doomed worker takes "b" first; the survivor finishes "a" and finds the queue empty while "b" is out
-    batch.queue._jobs.rotate(1)
     report = batch.run([doomed, survivor])
     assert report.ok and sorted(record.key for record in report.records) == sorted(job.key for job in jobs)
     assert sorted(survivor.ran) == ["a", "b"] and doomed.ran == []
     assert {record.worker for record in report.records} == {"survivor"}
     assert sorted(path.name for path in (tmp_path / "out").iterdir() if path.is_file()) == sorted(
-        f"{seed}_{job.key}_00001.txt" for seed, job in zip("ab", jobs, strict=True))
+        f"{seed}_{job.key}_00001.txt" for seed, job in zip("ba", jobs, strict=True))
 
 
 def test_when_every_worker_is_gone_the_jobs_are_failed_not_lost(tmp_path):

@@ -99,3 +99,15 @@ def test_bare_targets_apply_to_the_workflows_that_have_them():
         plan_jobs(workflows, [parse_set("stpes=3")], [], False)
     with pytest.raises(WorkflowError, match="other.json: no node with id or title 'KSampler'"):
         plan_jobs(workflows, [parse_set("KSampler.steps=3")], [], False)
+
+
+def test_the_same_prompt_twice_is_one_job(tmp_path):
+    other = {"1": {"class_type": "EmptyImage", "_meta": {"title": "Empty"}, "inputs": {"width": 8, "color": 0}}}
+    workflows = [(WorkflowFile(SOURCE, PROMPT), PROMPT), (WorkflowFile(Path("other.json"), other), other)]
+    jobs = plan_jobs(workflows, [], [parse_sweep("seed=[1, 1, 2]")], False)
+    assert [(job.workflow.name, job.params) for job in jobs] == [
+        ("wf.json", {"seed": 1}), ("wf.json", {"seed": 2}), ("other.json", {})], "other.json has no seed: one job, no params"
+    values = tmp_path / "values.txt"
+    values.write_text('7\nfalse\n"quoted"\na cat\n')
+    assert parse_sweep(f"x=@{values}").values == (7, False, "quoted", "a cat")
+    assert parse_sweep('text=["wait..what"]').values == ("wait..what",)

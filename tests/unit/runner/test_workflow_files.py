@@ -41,3 +41,19 @@ def test_missing_paths_and_empty_folders(tmp_path):
         collect_workflows([tmp_path / "nope.json"])
     with pytest.raises(WorkflowError, match="holds no"):
         collect_workflows([tmp_path])
+
+
+def test_random_choices_in_dynamic_prompt_widgets_are_refused(tmp_path):
+    from kinema.runner.conversion import check_no_random_choices
+
+    info = {"CLIPTextEncode": {"input": {"required": {"text": ["STRING", {"multiline": True, "dynamicPrompts": True}]}}},
+            "Note": {"input": {"required": {"text": ["STRING", {}]}}}}
+    path = tmp_path / "ui.json"
+    for text, refused in (("a {red|green} car", True), ("a \\{red|green\\} car", False), ("a {red} car | b", False)):
+        path.write_text(json.dumps({"nodes": [{"id": 4, "type": "CLIPTextEncode", "widgets_values": [text]},
+                                              {"id": 5, "type": "Note", "widgets_values": ["{a|b}"]}], "links": []}))
+        if refused:
+            with pytest.raises(WorkflowError, match=r"ui.json: node 4 \(CLIPTextEncode\) has a random choice '\{red\|green\}'"):
+                check_no_random_choices(read_workflow(path), info)
+        else:
+            check_no_random_choices(read_workflow(path), info)
