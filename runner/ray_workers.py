@@ -113,5 +113,8 @@ def start_actors(address: str | None, setup: ActorSetup, count: int | None, star
         raise ConnectionError(f"only {len(ready)} of {count} Ray actors started within {start_seconds:.0f} s "
                               f"(each needs {'1 GPU' if gpus else '1 CPU'}; available: {resources.get('GPU', 0):g} GPU, "
                               f"{resources.get('CPU', 0):g} CPU); ask for fewer with --ray-actors")
-    ray.get(ready)  # an actor whose ComfyUI failed to boot raises here, with its error
+    try:
+        ray.get(ready)
+    except ray.exceptions.RayError as err:
+        raise ConnectionError(f"a Ray actor could not boot its ComfyUI: {err}") from err
     return [RayWorker(actor, f"ray actor {index}") for index, actor in enumerate(actors)]

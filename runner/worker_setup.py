@@ -70,7 +70,7 @@ def _boot_embedded(home: Path, output: Path):
 
     comfyui = _comfyui()
     prepare_comfy_imports(comfyui)
-    # ComfyUI saves into a staging area; finished jobs move their files to OUTPUT
+    # ComfyUI saves into a staging area; a finished job's files are linked from there into OUTPUT
     paths = HostPaths(comfyui=comfyui, output=output / ".staging" / "comfyui", work=home / "work", model_dirs=_fixture_dirs(home))
     return EmbeddedComfy(paths).boot()
 

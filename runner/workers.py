@@ -1,7 +1,7 @@
 """Where a job runs: the embedded ComfyUI in this process, or a ComfyUI server over HTTP.
 
 A worker runs one job at a time and leaves the job's files in the staging folder it is
-given; the batch moves them into place. A worker whose server stops answering raises
+given; the batch renames them into place. A worker whose server stops answering raises
 ``WorkerLost`` and the batch hands the job to another worker.
 """
 
