@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
+import json
 import logging
 import sys
 import time
@@ -303,7 +304,9 @@ class EmbeddedComfy:
         info = {}
         for node_type, node_class in nodes.NODE_CLASS_MAPPINGS.items():
             try:
-                info[node_type] = _node_definition(node_type, node_class, nodes.NODE_DISPLAY_NAME_MAPPINGS)
+                definition = _node_definition(node_type, node_class, nodes.NODE_DISPLAY_NAME_MAPPINGS)
+                # plain JSON types, as served over HTTP (V3 definitions hold str enums of comfy_api)
+                info[node_type] = json.loads(json.dumps(definition))
             except Exception as err:  # one broken third-party node must not hide all the others
                 log.error("cannot describe node type %s: %s", node_type, err)
         return info

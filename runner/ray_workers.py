@@ -8,6 +8,7 @@ so the driver's output folder and manifest hold everything, shared disk or not.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from .job_plan import Job
@@ -62,7 +63,8 @@ class ComfyActor:
                 path.unlink()
         fields = dataclasses.asdict(result)
         fields["files"] = []
-        return {"result": fields, "files": files}
+        # plain JSON types: the driver may not have ComfyUI importable to unpickle its objects
+        return {"result": json.loads(json.dumps(fields, default=str)), "files": files}
 
 
 class RayWorker:
