@@ -66,9 +66,6 @@ class JobQueue:
         with self._lock:
             return self._out > 0
 
-    def __len__(self) -> int:
-        return len(self._jobs)
-
     def drain(self) -> list[Job]:
         with self._lock:
             jobs, self._jobs = list(self._jobs), collections.deque()

@@ -71,16 +71,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_headers(lines: list[str]) -> dict[str, str]:
-    headers = {}
-    for line in lines:
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            raise WorkflowError(f"--header {line!r}: expected 'NAME: VALUE'")
-        headers[name.strip()] = value.strip()
-    return headers
-
-
 def print_summary(report: BatchReport, output: Path, manifest: Path, stream=None) -> None:
     stream = stream or sys.stdout
     rows = [(record.status, record.key, f"{record.seconds:.1f}s", Path(record.workflow).name,

@@ -16,13 +16,18 @@ UI_ONLY_TYPES = frozenset({"Note", "MarkdownNote", "PrimitiveNode", "Reroute", "
 MUTED, BYPASSED = 2, 4  # litegraph node modes
 
 
+def _server_nodes(workflow: WorkflowFile) -> list[dict]:
+    """The UI nodes that become API nodes themselves: not frontend-only, not a subgraph instance (its inside does)."""
+    subgraph_ids = {graph.get("id") for graph in workflow.data.get("definitions", {}).get("subgraphs", [])}
+    return [node for node in workflow.data["nodes"]
+            if isinstance(node, dict) and node.get("type") not in UI_ONLY_TYPES and node.get("type") not in subgraph_ids]
+
+
 def missing_node_types(workflow: WorkflowFile, object_info: dict) -> dict[str, list[str]]:
     """{node type: [node ids]} for every type the workflow uses that the host does not know."""
     missing: dict[str, list[str]] = {}
     if workflow.is_ui_format:
-        used = [(str(node.get("id")), node.get("type")) for node in workflow.data["nodes"] if isinstance(node, dict)]
-        subgraph_ids = {graph.get("id") for graph in workflow.data.get("definitions", {}).get("subgraphs", [])}
-        used = [(node_id, kind) for node_id, kind in used if kind not in UI_ONLY_TYPES and kind not in subgraph_ids]
+        used = [(str(node.get("id")), node.get("type")) for node in _server_nodes(workflow)]
     else:
         used = [(node_id, node["class_type"]) for node_id, node in workflow.data.items()]
     for node_id, kind in used:
@@ -83,14 +88,8 @@ def to_api_prompt(workflow: WorkflowFile, object_info: dict) -> dict:
 
 def _check_every_node_converted(workflow: WorkflowFile, prompt: dict) -> None:
     """The converter logs and skips a node it cannot read; a skipped node would silently change the graph."""
-    expected = {
-        str(node["id"]) for node in workflow.data["nodes"]
-        if isinstance(node, dict) and node.get("type") not in UI_ONLY_TYPES and node.get("mode", 0) not in (MUTED, BYPASSED)
-    }
+    expected = {str(node["id"]) for node in _server_nodes(workflow) if node.get("mode", 0) not in (MUTED, BYPASSED)}
     lost = sorted(expected - set(prompt), key=lambda node_id: (len(node_id), node_id))
-    subgraph_ids = {graph.get("id") for graph in workflow.data.get("definitions", {}).get("subgraphs", [])}
-    lost = [node_id for node_id in lost if not any(
-        str(node.get("id")) == node_id and node.get("type") in subgraph_ids for node in workflow.data["nodes"])]
     if lost:
         raise WorkflowError(f"{workflow.path}: nodes {', '.join(lost)} could not be converted to the API format "
                             "(see the log above for why); open the workflow in ComfyUI and save it again")

@@ -243,10 +243,7 @@ class EmbeddedComfy:
         recorder.stop_requested = False  # a stop asked for between prompts belongs to no prompt
         recorder.last_prompt_id = prompt_id
         extra_data = {"client_id": "kinema-embedded", "extra_pnginfo": dict(extra_pnginfo or {})}
-        try:
-            self._executor.execute(prompt, prompt_id, extra_data=extra_data, execute_outputs=to_execute)
-        finally:
-            self._recorder.stop_requested = False
+        self._executor.execute(prompt, prompt_id, extra_data=extra_data, execute_outputs=to_execute)
         outputs = self._executor.history_result.get("outputs", {})
         failure = next((data for event, data in recorder.events if event in ("execution_error", "execution_interrupted")), None)
         return RunResult(
@@ -267,17 +264,13 @@ class EmbeddedComfy:
 
         comfy.utils.set_progress_bar_enabled(enabled)
 
-    def forget_cached_outputs(self) -> None:
-        """Run every node of the next prompt afresh (ComfyUI otherwise reuses the outputs of unchanged nodes)."""
-        self._executor.reset()
-
     def release_models(self) -> None:
         """Drop cached node outputs and unload every model (as the page's "Unload models" button does)."""
         import gc
 
         import comfy.model_management
 
-        self.forget_cached_outputs()
+        self._executor.reset()
         comfy.model_management.unload_all_models()
         gc.collect()
 

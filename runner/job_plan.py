@@ -140,12 +140,17 @@ def _value_inputs(prompt: dict) -> set[str]:
     return {name for node in prompt.values() for name, value in node.get("inputs", {}).items() if not _is_link(value)}
 
 
-def apply_assignments(prompt: dict, assignments: list[Assignment], source: Path, bare_may_miss: bool = False) -> dict:
-    resolved = copy.deepcopy(prompt)
+def apply_assignments(prompt: dict, assignments: list[Assignment], source: Path,
+                      bare_may_miss: bool = False) -> tuple[dict, list[Assignment]]:
+    """A copy of the prompt with the assignments made, and the assignments that changed something in it."""
+    resolved, applied = copy.deepcopy(prompt), []
     for assignment in assignments:
-        for node_id, input_name in resolve_target(resolved, assignment.target, source, bare_may_miss):
+        targets = resolve_target(resolved, assignment.target, source, bare_may_miss)
+        for node_id, input_name in targets:
             resolved[node_id]["inputs"][input_name] = assignment.value
-    return resolved
+        if targets:
+            applied.append(assignment)
+    return resolved, applied
 
 
 def _check_bare_targets_exist(workflows: list[tuple[WorkflowFile, dict]], targets: set[str]) -> None:
@@ -182,9 +187,9 @@ def plan_jobs(workflows: list[tuple[WorkflowFile, dict]], sets: list[Assignment]
     for workflow, prompt in workflows:
         ui = workflow.data if workflow.is_ui_format else None
         for point in points:
-            # only what applies to this workflow (a bare target another workflow has may miss here)
-            assignments = [a for a in [*sets, *point] if resolve_target(prompt, a.target, workflow.path, several)]
-            job = Job(workflow.path, {a.target: a.value for a in assignments}, apply_assignments(prompt, assignments, workflow.path), ui)
+            # params: only what applied to this workflow (a bare target another workflow has may miss here)
+            resolved, applied = apply_assignments(prompt, [*sets, *point], workflow.path, several)
+            job = Job(workflow.path, {a.target: a.value for a in applied}, resolved, ui)
             if job.key not in keys:  # the same prompt twice is one job (a repeated sweep value, a target this workflow lacks)
                 keys.add(job.key)
                 jobs.append(job)

@@ -9,14 +9,23 @@ from pathlib import Path
 from .prompt_edits import substitute_missing_models
 from .remote import RemoteComfy, ServerUnreachable
 from .workers import EmbeddedWorker, RemoteWorker
+from .workflow_files import WorkflowError
 
 log = logging.getLogger(__name__)
 PACK_ROOT = Path(__file__).resolve().parent.parent
 
 
-def make_workers(args: argparse.Namespace, host, home: Path, output: Path) -> list:
-    from .cli import parse_headers
+def parse_headers(lines: list[str]) -> dict[str, str]:
+    headers = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise WorkflowError(f"--header {line!r}: expected 'NAME: VALUE'")
+        headers[name.strip()] = value.strip()
+    return headers
 
+
+def make_workers(args: argparse.Namespace, host, home: Path, output: Path) -> list:
     if args.servers:
         return _remote_workers(args.servers, parse_headers(args.headers), args.per_server, not args.no_progress)
     if args.ray:

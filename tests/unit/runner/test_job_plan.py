@@ -85,7 +85,7 @@ def test_jobs_apply_sets_then_sweeps_and_keys_follow_the_prompt():
     assert len({job.key for job in jobs}) == 6
     assert PROMPT["7"]["inputs"]["seed"] == 42, "the workflow's own prompt is never edited"
     # the key is the resolved prompt's: same edits, same key; titles do not matter
-    again = apply_assignments(PROMPT, [Assignment("steps", 4), Assignment("7.seed", 1), Assignment("4.text", "a")], SOURCE)
+    again, _ = apply_assignments(PROMPT, [Assignment("steps", 4), Assignment("7.seed", 1), Assignment("4.text", "a")], SOURCE)
     retitled = {node_id: {**node, "_meta": {"title": "x"}} for node_id, node in again.items()}
     assert jobs[0].key == type(jobs[0])(SOURCE, {}, retitled, None).key
 
