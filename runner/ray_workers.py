@@ -53,14 +53,16 @@ class ComfyActor:
         return True
 
     def run(self, prompt: dict, metadata: dict) -> dict:
-        """Run one prompt; saved files travel back as (path under the output folder, bytes) and leave this node."""
+        """Run one prompt; saved files travel back as (path under the output folder, bytes).
+
+        The originals stay, as in embedded mode: ComfyUI may serve a later prompt's unchanged
+        output node from its cache with these very files.
+        """
+        from kinema.runner.workers import saved_files  # this class travels by value: pack imports happen here
+
         result = self.host.run(prompt, extra_pnginfo=metadata)
         output_directory = self.host.output_directory()
-        files = []
-        for path in result.files:
-            if path.is_relative_to(output_directory) and path.exists():
-                files.append((str(path.relative_to(output_directory)), path.read_bytes()))
-                path.unlink()
+        files = [(str(path.relative_to(output_directory)), path.read_bytes()) for path in saved_files(result.files, output_directory)]
         fields = dataclasses.asdict(result)
         fields["files"] = []
         # plain JSON types: the driver may not have ComfyUI importable to unpickle its objects

@@ -35,16 +35,19 @@ def output_metadata(job: Job) -> dict:
     return metadata
 
 
+def saved_files(files: list[Path], output_directory: Path) -> list[Path]:
+    """A job's saved files, once each (a cached and a fresh node may name the same file); previews in temp/ left out."""
+    return [path for path in dict.fromkeys(files) if path.is_relative_to(output_directory) and path.exists()]
+
+
 def gather_outputs(files: list[Path], output_directory: Path, staging: Path) -> list[Path]:
     """Link (or copy) a job's saved files from ComfyUI's output folder into its staging folder.
 
     The originals stay: ComfyUI may answer a later, partly identical prompt from its cache
-    with these very files. Previews outside the output folder (temp/) are left out.
+    with these very files.
     """
     gathered = []
-    for path in dict.fromkeys(files):  # a cached and a fresh node may name the same file
-        if not (path.is_relative_to(output_directory) and path.exists()):
-            continue
+    for path in saved_files(files, output_directory):
         target = staging / path.relative_to(output_directory)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
