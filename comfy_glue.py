@@ -19,6 +19,7 @@ import comfy.lora
 import comfy.model_management
 import comfy.model_patcher
 import comfy.model_sampling
+import comfy.ops
 import comfy.patcher_extension
 import comfy.sample
 import comfy.samplers
@@ -68,6 +69,13 @@ def motion_module_dtype() -> torch.dtype:
     dtype = comfy.model_management.unet_dtype()
     compute = comfy.model_management.unet_manual_cast(dtype, comfy.model_management.get_torch_device())
     return compute if compute is not None and dtype.itemsize == 1 else dtype
+
+
+def weight_casting_layers():
+    """ComfyUI's layer classes (``Linear``, ``LayerNorm``, ``GroupNorm``...) for a model its memory manager may load
+    partially: in low-VRAM mode the weights that do not fit stay in system RAM and are cast onto the device per call,
+    with weight patches (LoRAs) applied on the way."""
+    return comfy.ops.disable_weight_init
 
 
 def wrap_in_patcher(module: torch.nn.Module) -> ModelPatcher:
@@ -240,16 +248,37 @@ def add_lora_patches(patcher: ModelPatcher, pairs: dict[str, tuple[torch.Tensor,
 
 
 # -- frame attention and Text2Video-Zero ------------------------------------------------------
-def set_attn1_patch(patcher: ModelPatcher, patch: Callable, is_ours: Callable) -> None:
+def set_attn1_patch(patcher: ModelPatcher, patch: Callable, restore: Callable, is_ours: Callable,
+                    key: str, fold_option: str) -> None:
     """Add ``patch`` to the self-attention patch chain (``attn1_patch``), replacing an earlier one of ours.
 
     ``attn1_patch`` entries run in order on the hidden states before Q/K/V projection and
     chain with other packs' entries and with ``attn1`` replacements, unlike a replacement.
+    ``restore`` goes first in ``attn1_output_patch``. Around each UNet call a wrapper sets
+    ``transformer_options[fold_option]`` to the batch size when ``patch`` may change the
+    batch layout between the two: when it is the last ``attn1_patch``, ``restore`` the first
+    output patch and no ``attn1`` replacement exists (those would see the changed layout).
     """
     patches = patcher.model_options.setdefault("transformer_options", {}).setdefault("patches", {})
-    if "attn1_patch" in patches:
-        patches["attn1_patch"] = [p for p in patches["attn1_patch"] if not is_ours(p)]
+    for name in ("attn1_patch", "attn1_output_patch"):
+        if name in patches:
+            patches[name] = [p for p in patches[name] if not is_ours(p)]
     patcher.set_model_attn1_patch(patch)
+    patches["attn1_output_patch"] = [restore, *patches.get("attn1_output_patch", [])]
+
+    def layout_may_change(transformer_options: dict) -> bool:
+        call_patches = transformer_options.get("patches", {})
+        chain, outputs = call_patches.get("attn1_patch", []), call_patches.get("attn1_output_patch", [])
+        replaced = transformer_options.get("patches_replace", {}).get("attn1")
+        return bool(chain) and is_ours(chain[-1]) and bool(outputs) and is_ours(outputs[0]) and not replaced
+
+    def wrapper(executor, x, timesteps, context, y, control, transformer_options, **kwargs):
+        if layout_may_change(transformer_options):
+            transformer_options = {**transformer_options, fold_option: x.shape[0]}
+        return executor(x, timesteps, context, y, control, transformer_options, **kwargs)
+
+    patcher.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.DIFFUSION_MODEL, key)
+    add_diffusion_model_wrapper(patcher, key, wrapper)
 
 
 def add_frame_batch_context_repair(patcher: ModelPatcher, key: str) -> None:

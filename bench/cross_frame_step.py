@@ -98,7 +98,8 @@ class Step:
         import torch
 
         comfy.model_management.load_models_gpu([patcher])
-        options = {**patcher.model_options["transformer_options"], "cond_or_uncond": list(range(CHUNKS))}
+        # as a sampler calls it: the clone's wrappers and the guidance chunks in the transformer options
+        options = {**patcher.model_options["transformer_options"], "wrappers": patcher.wrappers, "cond_or_uncond": list(range(CHUNKS))}
         with torch.inference_mode():
             return patcher.model.apply_model(self.x, self.sigma, c_crossattn=self.context, transformer_options=options)
 

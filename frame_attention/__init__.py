@@ -10,10 +10,10 @@ ComfyUI ``attn1_patch`` (a callable on hidden states, registered by comfy_glue).
 
 from .layout import FrameLayout, FrameLayoutError, frame_layout
 from .module import FrameSourcedSelfAttention, GuidanceChunks
-from .patch import FrameAttentionPatch
+from .patch import FOLD_BATCH_OPTION, FrameAttentionPatch, RestoreFrameBatch
 from .strategies import STRATEGIES, AnchorStrategy, FrameSourceStrategy
 
 __all__ = [
-    "STRATEGIES", "AnchorStrategy", "FrameAttentionPatch", "FrameLayout", "FrameLayoutError", "FrameSourceStrategy",
+    "FOLD_BATCH_OPTION", "STRATEGIES", "AnchorStrategy", "FrameAttentionPatch", "RestoreFrameBatch", "FrameLayout", "FrameLayoutError", "FrameSourceStrategy",
     "FrameSourcedSelfAttention", "GuidanceChunks", "frame_layout",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .fold import fold_frames, unfold_frames
 from .layout import frame_layout
 from .strategies import FrameSourceStrategy
 
@@ -39,5 +40,9 @@ class FrameSourcedSelfAttention(nn.Module):
         layout = frame_layout(x.shape[0], [0] * self.chunks.count)
         if layout.frames == 1:
             return self.inner(x, mask=mask, transformer_options=options)
+        shared = self.strategy.shared_sources(x, layout)
+        if shared is not None:
+            out = self.inner(fold_frames(x, layout.chunks), context=shared, value=shared, mask=mask, transformer_options=options)
+            return unfold_frames(out, x.shape[0])
         sources = self.strategy.sources(x, layout)
         return self.inner(x, context=sources, value=sources, mask=mask, transformer_options=options)

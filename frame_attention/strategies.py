@@ -4,6 +4,10 @@ A strategy maps hidden states ``[chunks*frames, tokens, C]`` to the source token
 ``[chunks*frames, tokens*sources, C]`` that ComfyUI then projects to K and V. Sources are
 picked inside each guidance chunk only, so cond never sees uncond. Memory is linear in the
 frame count: each frame gets a fixed number of source frames, never all of them.
+
+When every frame of a chunk has the same sources (``shared_sources``), the callers skip
+the per-frame copy altogether: the chunk's frames become one long query sequence against
+those sources once (see ``fold``), which is the same attention at less memory.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ class FrameSourceStrategy(Protocol):
     name: str
 
     def sources(self, hidden: torch.Tensor, layout: FrameLayout) -> torch.Tensor: ...
+
+    def shared_sources(self, hidden: torch.Tensor, layout: FrameLayout) -> torch.Tensor | None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +61,15 @@ class AnchorStrategy:
             picked = torch.cat([picked, frames[:, previous]], dim=2)
         # [B, F, M, C] -> [B*F, M, C]
         return picked.reshape(layout.chunks * layout.frames, -1, channels)
+
+    def shared_sources(self, hidden: torch.Tensor, layout: FrameLayout) -> torch.Tensor | None:
+        """The anchor's tokens once per chunk, [B, N, C] (a view), when all frames share them; else None."""
+        if self.with_previous:
+            return None  # each frame has its own previous frame
+        self.check(layout)
+        _, tokens, channels = hidden.shape
+        # [B*F, N, C] -> [B, F, N, C] -> [B, N, C]
+        return hidden.view(layout.chunks, layout.frames, tokens, channels)[:, self.anchor]
 
 
 STRATEGIES = {"anchor": AnchorStrategy}

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .checkpoint_io import read_tensors
 from .errors import MotionModuleFormatError
 from .layout import SD15, SDXL, MotionLayout
-from .network import HEADS, MotionModuleSet, sinusoidal_position_encoding
+from .network import HEADS, Layers, MotionModuleSet, sinusoidal_position_encoding
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,13 @@ class MotionModuleInfo:
     layout: MotionLayout
 
 
-def load_motion_module(path: str | Path) -> tuple[MotionModuleSet, MotionModuleInfo]:
-    """Read, normalise, detect, build and load; the weights keep the file's dtype (the caller casts)."""
+def load_motion_module(path: str | Path, layers: Layers = nn) -> tuple[MotionModuleSet, MotionModuleInfo]:
+    """Read, normalise, detect, build (of ``layers``' classes) and load; the weights keep the file's dtype (the caller casts)."""
     path = Path(path)
     state_dict, info = normalize_motion_state_dict(read_tensors(path), path, _diffusers_config_pe_length(path))
     # Built on the meta device and filled by assignment: no random init, no second copy of 1.8 GB.
     with torch.device("meta"):
-        network = MotionModuleSet(info.layout, info.pe_length, info.has_mid_block)
+        network = MotionModuleSet(info.layout, info.pe_length, info.has_mid_block, layers=layers)
     fix = f"The file is damaged or a variant Kinema does not know. {_PICK_A_MODULE}"
     try:
         result = network.load_state_dict(state_dict, strict=False, assign=True)

@@ -11,13 +11,17 @@ transformer runs in the ``[(b h w), f, c]`` layout (one permute in, one out) ins
 permuting around every attention as the original does; the result is the same.
 
 Per-run options (``frames``, ``scale``, ``effect``, ``attention``) are forward
-arguments, never module state.
+arguments, never module state. The layer classes (``Linear``, ``LayerNorm``,
+``GroupNorm``) come from a ``layers`` namespace, ``torch.nn`` by default; ComfyUI's
+weight-casting layers let its memory manager keep part of the weights in system RAM
+(low-VRAM mode) and stream them in per call.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from types import ModuleType, SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +36,9 @@ HEADS = 8
 # faulted in for every large output (measured on CPU: 320-channel modules at a 16x16 latent,
 # 2 x 16 frames, 0.28 s instead of 0.34 s), and peak activation memory stops scaling with the batch.
 CHUNK_BYTES = 30 * 2**20
+
+# A namespace with ``Linear``, ``LayerNorm`` and ``GroupNorm`` classes of torch.nn's signatures.
+Layers = ModuleType | SimpleNamespace
 
 # attention(q, k, v, heads) -> out, all [batch, tokens, heads * dim_head]: ComfyUI's optimized_attention signature.
 AttentionFn = Callable[[Tensor, Tensor, Tensor, int], Tensor]
@@ -72,21 +79,22 @@ class PositionalEncoding(nn.Module):
                 f"{frames} frames in one motion-module pass, but this motion module's position encoding covers "
                 f"{max_len}: use context windows of at most {max_len} frames, or generate fewer frames"
             )
-        return x + self.pe[:, :frames].to(x.dtype)
+        # the table is a buffer, which a partially loaded model leaves in system RAM
+        return x + self.pe[:, :frames].to(device=x.device, dtype=x.dtype)
 
 
 class TemporalSelfAttention(nn.Module):
     """Self-attention across frames; every spatial position of every video is one sequence."""
 
-    def __init__(self, channels: int, heads: int, pe_length: int):
+    def __init__(self, channels: int, heads: int, pe_length: int, layers: Layers = nn):
         super().__init__()
         self.heads = heads
         self.pos_encoder = PositionalEncoding(channels, pe_length)
-        self.to_q = nn.Linear(channels, channels, bias=False)
-        self.to_k = nn.Linear(channels, channels, bias=False)
-        self.to_v = nn.Linear(channels, channels, bias=False)
+        self.to_q = layers.Linear(channels, channels, bias=False)
+        self.to_k = layers.Linear(channels, channels, bias=False)
+        self.to_v = layers.Linear(channels, channels, bias=False)
         # A list so the key is ``to_out.0`` as in the original (index 1 was a parameter-free dropout).
-        self.to_out = nn.ModuleList([nn.Linear(channels, channels)])
+        self.to_out = nn.ModuleList([layers.Linear(channels, channels)])
 
     def forward(self, x: Tensor, scale: float, attention: AttentionFn) -> Tensor:  # x: [(b h w), f, c]
         x = self.pos_encoder(x)
@@ -97,9 +105,9 @@ class TemporalSelfAttention(nn.Module):
 
 
 class GEGLU(nn.Module):
-    def __init__(self, dim_in: int, dim_out: int):
+    def __init__(self, dim_in: int, dim_out: int, layers: Layers = nn):
         super().__init__()
-        self.proj = nn.Linear(dim_in, dim_out * 2)
+        self.proj = layers.Linear(dim_in, dim_out * 2)
 
     def forward(self, x: Tensor) -> Tensor:
         value, gate = self.proj(x).chunk(2, dim=-1)
@@ -107,24 +115,26 @@ class GEGLU(nn.Module):
 
 
 class FeedForward(nn.Module):
-    def __init__(self, channels: int, mult: int = 4):
+    def __init__(self, channels: int, mult: int = 4, layers: Layers = nn):
         super().__init__()
         # Keys ``net.0.proj`` and ``net.2``; index 1 was a parameter-free dropout.
-        self.net = nn.ModuleList([GEGLU(channels, channels * mult), nn.Identity(), nn.Linear(channels * mult, channels)])
+        self.net = nn.ModuleList(
+            [GEGLU(channels, channels * mult, layers), nn.Identity(), layers.Linear(channels * mult, channels)]
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net[2](self.net[0](x))
 
 
 class TemporalTransformerBlock(nn.Module):
-    def __init__(self, channels: int, heads: int, pe_length: int, attention_blocks: int = 2):
+    def __init__(self, channels: int, heads: int, pe_length: int, attention_blocks: int = 2, layers: Layers = nn):
         super().__init__()
         self.attention_blocks = nn.ModuleList(
-            [TemporalSelfAttention(channels, heads, pe_length) for _ in range(attention_blocks)]
+            [TemporalSelfAttention(channels, heads, pe_length, layers) for _ in range(attention_blocks)]
         )
-        self.norms = nn.ModuleList([nn.LayerNorm(channels) for _ in range(attention_blocks)])
-        self.ff = FeedForward(channels)
-        self.ff_norm = nn.LayerNorm(channels)
+        self.norms = nn.ModuleList([layers.LayerNorm(channels) for _ in range(attention_blocks)])
+        self.ff = FeedForward(channels, layers=layers)
+        self.ff_norm = layers.LayerNorm(channels)
 
     def forward(self, x: Tensor, scale: float, attention: AttentionFn) -> Tensor:  # x: [(b h w), f, c]
         for attn, norm in zip(self.attention_blocks, self.norms, strict=True):
@@ -133,12 +143,12 @@ class TemporalTransformerBlock(nn.Module):
 
 
 class TemporalTransformer(nn.Module):
-    def __init__(self, channels: int, heads: int, pe_length: int, groups: int = 32):
+    def __init__(self, channels: int, heads: int, pe_length: int, groups: int = 32, layers: Layers = nn):
         super().__init__()
-        self.norm = nn.GroupNorm(groups, channels, eps=1e-6, affine=True)
-        self.proj_in = nn.Linear(channels, channels)
-        self.transformer_blocks = nn.ModuleList([TemporalTransformerBlock(channels, heads, pe_length)])
-        self.proj_out = nn.Linear(channels, channels)
+        self.norm = layers.GroupNorm(groups, channels, eps=1e-6, affine=True)
+        self.proj_in = layers.Linear(channels, channels)
+        self.transformer_blocks = nn.ModuleList([TemporalTransformerBlock(channels, heads, pe_length, layers=layers)])
+        self.proj_out = layers.Linear(channels, channels)
 
     def forward(self, x: Tensor, frames: int, scale: float, attention: AttentionFn) -> Tensor:
         bf, c, h, w = x.shape
@@ -162,12 +172,12 @@ class TemporalTransformer(nn.Module):
 class MotionModule(nn.Module):
     """One ``VanillaTemporalModule``: called on a UNet activation [(b f), c, h, w], returns the same shape."""
 
-    def __init__(self, channels: int, pe_length: int, heads: int = HEADS):
+    def __init__(self, channels: int, pe_length: int, heads: int = HEADS, layers: Layers = nn):
         super().__init__()
         if channels % 32 or channels % heads:
             raise ValueError(f"motion module channels must be divisible by 32 (GroupNorm) and {heads} (heads): {channels}")
         self.channels = channels
-        self.temporal_transformer = TemporalTransformer(channels, heads, pe_length)
+        self.temporal_transformer = TemporalTransformer(channels, heads, pe_length, layers=layers)
 
     def forward(
         self,
@@ -194,15 +204,15 @@ class MotionModule(nn.Module):
 class MotionBlock(nn.Module):
     """The modules of one UNet level; exists so the keys read ``{block}.motion_modules.{j}``."""
 
-    def __init__(self, channels: int, count: int, pe_length: int, heads: int):
+    def __init__(self, channels: int, count: int, pe_length: int, heads: int, layers: Layers = nn):
         super().__init__()
-        self.motion_modules = nn.ModuleList([MotionModule(channels, pe_length, heads) for _ in range(count)])
+        self.motion_modules = nn.ModuleList([MotionModule(channels, pe_length, heads, layers) for _ in range(count)])
 
 
 class MotionModuleSet(nn.Module):
     """All motion modules of one checkpoint, with the original key layout."""
 
-    def __init__(self, layout: MotionLayout, pe_length: int, has_mid_block: bool, heads: int = HEADS):
+    def __init__(self, layout: MotionLayout, pe_length: int, has_mid_block: bool, heads: int = HEADS, layers: Layers = nn):
         super().__init__()
         if has_mid_block and layout.mid_channels is None:
             raise ValueError(f"a {layout.model_type} layout has no middle-block motion module")
@@ -210,12 +220,12 @@ class MotionModuleSet(nn.Module):
         self.pe_length = pe_length
         self.has_mid_block = has_mid_block
         self.down_blocks = nn.ModuleList(
-            [MotionBlock(c, layout.down_modules_per_level, pe_length, heads) for c in layout.down_channels]
+            [MotionBlock(c, layout.down_modules_per_level, pe_length, heads, layers) for c in layout.down_channels]
         )
         self.up_blocks = nn.ModuleList(
-            [MotionBlock(c, layout.up_modules_per_level, pe_length, heads) for c in layout.up_channels]
+            [MotionBlock(c, layout.up_modules_per_level, pe_length, heads, layers) for c in layout.up_channels]
         )
-        self.mid_block = MotionBlock(layout.mid_channels, 1, pe_length, heads) if has_mid_block else None
+        self.mid_block = MotionBlock(layout.mid_channels, 1, pe_length, heads, layers) if has_mid_block else None
 
     def modules_by_name(self) -> dict[str, MotionModule]:
         """``{"down_blocks.0.motion_modules.0": module, ...}`` (names as in ``layout.module_names``)."""

@@ -68,7 +68,7 @@ class LoadMotionModule(io.ComfyNode):
     @classmethod
     def execute(cls, model_name: str) -> io.NodeOutput:
         path = comfy_glue.model_file_path(comfy_glue.MOTION_MODELS, model_name)
-        motion_set, info = load_motion_module(path)
+        motion_set, info = load_motion_module(path, comfy_glue.weight_casting_layers())
         motion_set = motion_set.to(comfy_glue.motion_module_dtype())
         return io.NodeOutput(LoadedMotionModel(comfy_glue.wrap_in_patcher(motion_set), info, model_name))
 

@@ -8,7 +8,14 @@ import dataclasses
 import torch
 
 from .. import comfy_glue
-from ..frame_attention import AnchorStrategy, FrameAttentionPatch, FrameSourcedSelfAttention, GuidanceChunks
+from ..frame_attention import (
+    FOLD_BATCH_OPTION,
+    AnchorStrategy,
+    FrameAttentionPatch,
+    FrameSourcedSelfAttention,
+    GuidanceChunks,
+    RestoreFrameBatch,
+)
 from ..text2video_zero import anchored_chunks, motion_schedule
 from ..text2video_zero.motion_latents import MotionSettings, SamplingHooks, motion_dynamics_latents
 from ..text2video_zero.smoothing import latent_masks, smooth_background
@@ -47,7 +54,8 @@ class CrossFrameAttention(io.ComfyNode):
     def execute(cls, model, anchor_frame: int, attend_previous_frame: bool) -> io.NodeOutput:
         patched = model.clone()
         patch = FrameAttentionPatch(AnchorStrategy(anchor=anchor_frame, with_previous=attend_previous_frame))
-        comfy_glue.set_attn1_patch(patched, patch, lambda p: isinstance(p, FrameAttentionPatch))
+        is_ours = lambda p: isinstance(p, (FrameAttentionPatch, RestoreFrameBatch))  # noqa: E731
+        comfy_glue.set_attn1_patch(patched, patch, RestoreFrameBatch(), is_ours, PATCH_KEY, FOLD_BATCH_OPTION)
         comfy_glue.add_frame_batch_context_repair(patched, PATCH_KEY)
         return io.NodeOutput(patched)
 
@@ -82,6 +90,10 @@ class MotionDynamicsLatents(io.ComfyNode):
                 io.Combo.Input("renoise_alpha", options=["reference", "exact"], default="reference",
                                tooltip="'reference' reproduces the published noise factor (a product of per-step alphas one index "
                                        "off); 'exact' uses alphabar(t1)/alphabar(t0)."),
+                io.Int.Input("reference_chunk_size", default=0, min=0, max=4096,
+                             tooltip="0 = every frame gets its own fresh noise (recommended). To reproduce the reference's long-video "
+                                     "loop, set Anchored Chunks' chunk_size here: the reference re-seeds every chunk, so frame k "
+                                     "reuses the noise of frame k mod (chunk_size - 1)."),
             ],
             outputs=[
                 io.Latent.Output(display_name="latent", tooltip="All frames at the t1 noise level, for SamplerCustomAdvanced with DisableNoise."),
@@ -91,7 +103,11 @@ class MotionDynamicsLatents(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, steps: int | None = None, t0: int | None = None, t1: int | None = None) -> bool | str:
+    def validate_inputs(cls, steps: int | None = None, t0: int | None = None, t1: int | None = None,
+                        reference_chunk_size: int | None = None) -> bool | str:
+        if reference_chunk_size == 1:
+            return ("reference_chunk_size 1 cannot hold the anchor and a frame: use 0 (every frame its own noise) "
+                    "or Anchored Chunks' chunk_size (at least 2)")
         if None in (steps, t0, t1):
             return True
         try:
@@ -102,8 +118,9 @@ class MotionDynamicsLatents(io.ComfyNode):
 
     @classmethod
     def execute(cls, guider, latent: dict, seed: int, steps: int, t0: int, t1: int, motion_x: float, motion_y: float,
-                renoise_alpha: str) -> io.NodeOutput:
-        settings = MotionSettings(steps=steps, t0=t0, t1=t1, motion_x=motion_x, motion_y=motion_y, exact_alpha=renoise_alpha == "exact")
+                renoise_alpha: str, reference_chunk_size: int) -> io.NodeOutput:
+        settings = MotionSettings(steps=steps, t0=t0, t1=t1, motion_x=motion_x, motion_y=motion_y,
+                                  exact_alpha=renoise_alpha == "exact", reference_chunk_size=reference_chunk_size)
         schedule = motion_schedule(steps, t0, t1)
         model = comfy_glue.guider_model(guider)
         sigmas, alphas_cumprod, timestep_of = comfy_glue.discrete_schedule(model, "ddim_uniform", steps)

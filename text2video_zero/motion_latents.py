@@ -24,6 +24,7 @@ class MotionSettings:
     motion_x: float = 12.0
     motion_y: float = 12.0
     exact_alpha: bool = False  # False: the reference's alpha product (one index off)
+    reference_chunk_size: int = 0  # > 0: fresh noise repeats as in the reference's re-seeded long-video loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,11 +57,27 @@ def motion_dynamics_latents(empty: torch.Tensor, seed: int, settings: MotionSett
     x_t0 = hooks.to_x(x1_t0.float())
     # [1, C, h, w] -> [F-1, C, h, w]: frames 2..F move by global frame ids 1..F-1
     warped = warp_frames(x_t0.expand(frames - 1, -1, -1, -1), range(1, frames), settings.motion_x, settings.motion_y)
-    # One generator from the seed: skip the draw that made x_T, then fresh noise per frame.
-    generator = torch.Generator().manual_seed(seed)
-    torch.randn(first.shape, generator=generator)
-    eps = torch.randn(warped.shape, generator=generator)
+    eps = fresh_noise(first.shape, frames, seed, settings.reference_chunk_size)
     x_ddpm_t1 = renoise(warped * abar_t0 ** 0.5, alpha, eps)
     rest = hooks.from_x(x_ddpm_t1 / abar_t1 ** 0.5)
     # [1 + (F-1), C, h, w]
     return torch.cat([x1_t1, rest.to(x1_t1.dtype)])
+
+
+def fresh_noise(frame_shape: torch.Size, frames: int, seed: int, reference_chunk_size: int = 0) -> torch.Tensor:
+    """[F-1, C, h, w] re-noising draws for frames 2..F, in the reference's order: after the draw that made x_T.
+
+    ``reference_chunk_size`` S > 0 reproduces the reference's long-video loop, which re-seeds the
+    generator for every chunk [0] + ids (see ``anchored_chunks``): the frame at global id k >= 1
+    sits at position k mod (S-1) of its chunk's draws, so its noise repeats every S-1 frames.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    torch.randn(frame_shape, generator=generator)  # x_T of frame 1, drawn by the sampler
+    if reference_chunk_size <= 0:
+        return torch.randn((frames - 1, *frame_shape[1:]), generator=generator)
+    if reference_chunk_size < 2:
+        raise ValueError(f"reference_chunk_size {reference_chunk_size} must be 0 (off) or at least 2 (the anchor plus one frame)")
+    per_chunk = reference_chunk_size - 1
+    stream = torch.randn((per_chunk, *frame_shape[1:]), generator=generator)
+    # [S-1, C, h, w] -> [F-1, C, h, w]: frame k takes draw k mod (S-1)
+    return stream[torch.arange(1, frames) % per_chunk]

@@ -13,7 +13,7 @@ import torch
 pytest.importorskip("diffusers")
 t2vz = pytest.importorskip("diffusers.pipelines.text_to_video_synthesis.pipeline_text_to_video_zero")
 
-from kinema.frame_attention import AnchorStrategy, FrameAttentionPatch  # noqa: E402
+from kinema.frame_attention import FOLD_BATCH_OPTION, AnchorStrategy, FrameAttentionPatch, RestoreFrameBatch  # noqa: E402
 from kinema.text2video_zero import warp_frames  # noqa: E402
 
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -54,14 +54,16 @@ def blocks(comfy_host):
     return theirs, ours, context_dim
 
 
-def test_cross_frame_attention_matches_diffusers_in_a_real_comfy_block(blocks):
+@pytest.mark.parametrize("fold", [False, True], ids=["per-frame sources", "frames folded"])
+def test_cross_frame_attention_matches_diffusers_in_a_real_comfy_block(blocks, fold):
     theirs, ours, context_dim = blocks
     frames, tokens = 6, 20
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(2 * frames, tokens, 64, generator=generator)
     # [2, 77-ish, D] per chunk -> one text embedding per frame, uncond chunk first as in diffusers
     text = torch.randn(2, 7, context_dim, generator=generator).repeat_interleave(frames, 0)
-    options = {"patches": {"attn1_patch": [FrameAttentionPatch(AnchorStrategy())]}, "cond_or_uncond": [1, 0]}
+    patches = {"attn1_patch": [FrameAttentionPatch(AnchorStrategy())], "attn1_output_patch": [RestoreFrameBatch()]}
+    options = {"patches": patches, "cond_or_uncond": [1, 0], **({FOLD_BATCH_OPTION: x.shape[0]} if fold else {})}
     with torch.no_grad():
         expected = theirs(x, encoder_hidden_states=text)
         got = ours(x, context=text, transformer_options=options)

@@ -200,3 +200,38 @@ def test_v1_spans_resblock_norms_only_and_reapplying_replaces(sd15, identity_v1,
     assert all(len(switched.wrappers.get(kind, {}).get(PATCH_KEY, [])) == (1 if kind == "outer_sample" else 0)
                for kind in ("outer_sample", "diffusion_model"))
     switched.unpatch_model()
+
+
+@pytest.mark.heavy
+def test_a_partially_loaded_motion_model_streams_its_weights_and_loras_with_the_same_result(model_files):
+    """Low-VRAM mode: layers that do not fit stay in system RAM and are cast per call, motion LoRA included."""
+    from kinema import comfy_glue
+    from kinema.motion_modules.formats import load_motion_module
+    from kinema.motion_modules.lora import load_motion_lora
+
+    module_set, _ = load_motion_module(model_files["mm_v2"], comfy_glue.weight_casting_layers())
+    module_set = module_set.float()
+    plain = comfy_glue.wrap_in_patcher(module_set)
+    with_lora = plain.clone()
+    comfy_glue.add_lora_patches(with_lora, load_motion_lora(model_files["motion_lora_v2"]), 0.8)
+    module = module_set.down_blocks[1].motion_modules[0]
+    x = torch.randn(2 * 4, 640, 4, 4, generator=torch.Generator().manual_seed(3))
+    stored = {k: v.clone() for k, v in module.state_dict().items()}
+
+    def run(patcher, **load) -> tuple[torch.Tensor, int]:
+        patcher.load(torch.device("cpu"), **load)
+        try:
+            streamed = sum(getattr(m, "comfy_cast_weights", False) for m in module_set.modules())
+            with torch.inference_mode():
+                return module(x, frames=4), streamed
+        finally:
+            patcher.unpatch_model()
+
+    whole, none_streamed = run(with_lora, full_load=True)
+    partial, streamed = run(with_lora, lowvram_model_memory=with_lora.model_size() // 3)
+    assert none_streamed == 0 and streamed > 0
+    torch.testing.assert_close(partial, whole, rtol=1e-5, atol=1e-5)
+    all_streamed, _ = run(with_lora, lowvram_model_memory=1)
+    torch.testing.assert_close(all_streamed, whole, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(run(plain, lowvram_model_memory=1)[0], whole, atol=1e-3), "the LoRA is applied on the way"
+    assert all(torch.equal(stored[k], v) for k, v in module.state_dict().items()), "stored weights are never changed"

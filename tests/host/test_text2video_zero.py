@@ -1,4 +1,4 @@
-"""Text2Video-Zero inside a real ComfyUI 0.3.75 on the full-size random SD1.5 (64x64 px).
+"""Text2Video-Zero inside a real ComfyUI 0.3.75 on the full-size random SD1.5 and SDXL (64x64 px).
 
 Motion-dynamics latents against independent arithmetic (diffusers' scheduler and warp),
 frame 1 against a plain core DDIM sample, cross-frame attention inside the real UNet, the
@@ -29,7 +29,7 @@ def base_prompt(ckpt: str, frames: int = FRAMES) -> dict:
 
 def motion_nodes(prompt: dict, **overrides) -> dict:
     inputs = {"guider": ["6", 0], "latent": ["4", 0], "seed": SEED, "steps": STEPS, "t0": T0, "t1": T1,
-              "motion_x": 12.0, "motion_y": 12.0, "renoise_alpha": "reference", **overrides}
+              "motion_x": 12.0, "motion_y": 12.0, "renoise_alpha": "reference", "reference_chunk_size": 0, **overrides}
     prompt["10"] = {"class_type": "KinemaMotionDynamicsLatents", "inputs": inputs}
     return prompt
 
@@ -52,8 +52,19 @@ def ckpt(model_files) -> str:
     return model_files["sd15"].name
 
 
+# (fixture name, VAE latent scale): the motion latents convert between the sampler's and the DDPM scaling with it
+CHECKPOINTS = {"sd15": ("sd15", 0.18215), "sdxl": ("sdxl", 0.13025)}
+
+
+@pytest.fixture(scope="module", params=list(CHECKPOINTS))
+def checkpoint(request, model_files) -> tuple[str, float]:
+    name, scale = CHECKPOINTS[request.param]
+    return model_files[name].name, scale
+
+
 @pytest.mark.heavy
-def test_frame_1_of_a_motion_dynamics_run_equals_a_plain_ddim_sample(comfy_host, ckpt):
+def test_frame_1_of_a_motion_dynamics_run_equals_a_plain_ddim_sample(comfy_host, checkpoint):
+    ckpt, _ = checkpoint
     prompt = motion_nodes(base_prompt(ckpt))
     prompt["11"] = {"class_type": "SamplerCustomAdvanced", "inputs": {
         "noise": ["8", 0], "guider": ["6", 0], "sampler": ["7", 0], "sigmas": ["10", 1], "latent_image": ["10", 0]}}
@@ -71,9 +82,10 @@ def test_frame_1_of_a_motion_dynamics_run_equals_a_plain_ddim_sample(comfy_host,
 
 
 @pytest.mark.heavy
-def test_motion_latents_match_independent_ddpm_arithmetic(comfy_host, ckpt):
+def test_motion_latents_match_independent_ddpm_arithmetic(comfy_host, checkpoint):
     """Frames 2..F = DDIM of frame 1 to t0 (core KSamplerAdvanced), warped by diffusers' function,
     re-noised in DDPM scaling with diffusers' scheduler alphas, back in ComfyUI's scaling."""
+    ckpt, scale = checkpoint
     diffusers = pytest.importorskip("diffusers")
     t2vz = pytest.importorskip("diffusers.pipelines.text_to_video_synthesis.pipeline_text_to_video_zero")
     prompt = motion_nodes(base_prompt(ckpt))
@@ -94,7 +106,6 @@ def test_motion_latents_match_independent_ddpm_arithmetic(comfy_host, ckpt):
     t0, t1 = scheduler.timesteps[-T0 - 1].item(), scheduler.timesteps[-T1 - 1].item()
     assert (t0, t1) == (401, 701)
     acp = scheduler.alphas_cumprod.double()
-    scale = 0.18215  # SD1.5 VAE latent scale
     x_ddpm = x1_t0.double() * scale * acp[t0].sqrt()
     warped = t2vz.create_motion_field_and_warp_latents(12.0, 12.0, list(range(1, FRAMES)), x_ddpm.repeat(FRAMES - 1, 1, 1, 1).float())
     generator = torch.Generator().manual_seed(SEED)
@@ -107,12 +118,43 @@ def test_motion_latents_match_independent_ddpm_arithmetic(comfy_host, ckpt):
 
 
 @pytest.mark.heavy
-def test_t1_beyond_the_schedule_is_refused_with_the_fix(comfy_host, ckpt):
+def test_motion_latents_drive_an_animatediff_model(comfy_host, ckpt, model_files):
+    """With a motion module under the cross-frame model, frame 1 is still sampled alone through the guider's model
+    (equal to core KSamplerAdvanced on one frame, stopped at t1), and the whole clip samples from there."""
+    prompt = base_prompt(ckpt)
+    prompt["30"] = {"class_type": "KinemaLoadMotionModule", "inputs": {"model_name": model_files["mm_v2"].name}}
+    prompt["31"] = {"class_type": "KinemaApplyMotionModule", "inputs": {
+        "model": ["1", 0], "motion_model": ["30", 0], "scale": 1.0, "effect": 1.0, "beta_schedule": "autoselect"}}
+    prompt["5"]["inputs"]["model"] = ["31", 0]
+    motion_nodes(prompt)
+    prompt["11"] = {"class_type": "SamplerCustomAdvanced", "inputs": {
+        "noise": ["8", 0], "guider": ["6", 0], "sampler": ["7", 0], "sigmas": ["10", 1], "latent_image": ["10", 0]}}
+    prompt["12"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}}
+    prompt["13"] = {"class_type": "KSamplerAdvanced", "inputs": {
+        "model": ["5", 0], "add_noise": "enable", "noise_seed": SEED, "steps": STEPS, "cfg": CFG, "sampler_name": "ddim",
+        "scheduler": "ddim_uniform", "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["12", 0],
+        "start_at_step": 0, "end_at_step": STEPS - T1 - 1, "return_with_leftover_noise": "enable"}}
+    save(prompt, "20", ["10", 0], "t2vz_ad_init")
+    save(prompt, "21", ["13", 0], "t2vz_ad_t1")
+    save(prompt, "22", ["11", 0], "t2vz_ad_video")
+    result = comfy_host.run(prompt)
+    init, x1_t1 = latents(comfy_host, result, "t2vz_ad_init"), latents(comfy_host, result, "t2vz_ad_t1")
+    video = latents(comfy_host, result, "t2vz_ad_video")
+    torch.testing.assert_close(init[:1], x1_t1, rtol=1e-4, atol=1e-4)
+    assert video.shape == (FRAMES, 4, 8, 8) and torch.isfinite(video).all()
+    assert (video[1:] - video[:1]).abs().amax() > 1e-2
+
+
+@pytest.mark.heavy
+def test_t1_beyond_the_schedule_and_a_chunk_of_1_are_refused_with_the_fix(comfy_host, ckpt):
     result = comfy_host.run(motion_nodes(base_prompt(ckpt), steps=20, t0=44, t1=47) | {
         "20": {"class_type": "SaveLatent", "inputs": {"samples": ["10", 0], "filename_prefix": "x"}}})
     assert not result.success
     message = str(result.node_errors or result.error)
     assert "t1=47" in message and "steps=20" in message and "t0=18, t1=19" in message
+    result = comfy_host.run(motion_nodes(base_prompt(ckpt), reference_chunk_size=1) | {
+        "20": {"class_type": "SaveLatent", "inputs": {"samples": ["10", 0], "filename_prefix": "x"}}})
+    assert not result.success and "reference_chunk_size 1" in str(result.node_errors or result.error)
 
 
 def smoothing_prompt(ckpt: str, strength: float) -> dict:
@@ -191,15 +233,16 @@ def cross_frame(model, **options):
     return CrossFrameAttention.execute(model, options.get("anchor", 0), options.get("previous", False)).args[0]
 
 
-def unet(patcher, x: torch.Tensor, cond_or_uncond: list[int]) -> torch.Tensor:
-    """One UNet evaluation as a sampler makes it: patches loaded, cond_or_uncond in the transformer options."""
+def unet(patcher, x: torch.Tensor, cond_or_uncond: list[int], **extra_options) -> torch.Tensor:
+    """One UNet evaluation as a sampler makes it: patches loaded, the clone's wrappers and cond_or_uncond in the options."""
     import comfy.model_management
 
     comfy.model_management.load_models_gpu([patcher])
     chunks = len(cond_or_uncond)
     text = torch.randn(2, 77, 768, generator=torch.Generator().manual_seed(0))
     context = text[cond_or_uncond].repeat_interleave(x.shape[0] // chunks, 0)
-    options = {**patcher.model_options["transformer_options"], "cond_or_uncond": cond_or_uncond}
+    options = {**patcher.model_options["transformer_options"], "wrappers": patcher.wrappers,
+               "cond_or_uncond": cond_or_uncond, **extra_options}
     with torch.inference_mode():
         return patcher.model.apply_model(x, torch.full((x.shape[0],), 3.0), c_crossattn=context, transformer_options=options).float()
 
@@ -251,6 +294,42 @@ def test_stacks_with_animatediff_and_with_itself(sd15, model_files):
     twice = cross_frame(cross_frame(sd15, anchor=1))
     patches = twice.model_options["transformer_options"]["patches"]["attn1_patch"]
     assert len(patches) == 1 and patches[0].strategy.anchor == 0
+
+
+def self_attention_batches(patcher, x: torch.Tensor, cond_or_uncond: list[int]) -> tuple[torch.Tensor, set[tuple[int, int]]]:
+    """The UNet output, and (query batch, key batch) of every self-attention call (seen through ComfyUI's attention override)."""
+    seen = set()
+
+    def record(attention, q, k, v, *args, **kwargs):
+        if k.shape[1] != 77:  # not cross-attention to the prompt
+            seen.add((q.shape[0], k.shape[0]))
+        return attention(q, k, v, *args, **kwargs)
+
+    return unet(patcher, x, cond_or_uncond, optimized_attention_override=record), seen
+
+
+@pytest.mark.heavy
+def test_frames_fold_into_one_query_sequence_only_when_nothing_else_sees_the_layout(sd15):
+    """The anchor's K/V are projected once per chunk (no per-frame copy) unless another patch could see the fold."""
+    x = frames_in(6)  # [cond 3 frames; uncond 3 frames]
+    model = cross_frame(sd15)
+    folded, batches = self_attention_batches(model, x, [0, 1])
+    assert batches == {(2, 2)}, "one query sequence per guidance chunk"
+
+    def identity_patch(n, context, value, extra_options):
+        return n, context, value
+
+    after_ours = model.clone()
+    after_ours.set_model_attn1_patch(identity_patch)  # a later pack's patch expects one row per frame
+    copied, batches = self_attention_batches(after_ours, x, [0, 1])
+    assert batches == {(6, 6)}
+    torch.testing.assert_close(folded, copied, rtol=1e-4, atol=1e-4)
+
+    replaced = model.clone()
+    replaced.set_model_attn1_replace(lambda q, k, v, extra_options: v, "middle", 0)  # PAG-like: would break on a fold
+    assert self_attention_batches(replaced, x, [0, 1])[1] == {(6, 6)}
+    before_ours = cross_frame(after_ours)  # ours re-applied: last again
+    assert self_attention_batches(before_ours, x, [0, 1])[1] == {(2, 2)}
 
 
 # -- ControlNet -------------------------------------------------------------------------------

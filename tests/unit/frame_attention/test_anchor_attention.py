@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kinema.frame_attention import AnchorStrategy, FrameAttentionPatch, FrameLayoutError, frame_layout
+from kinema.frame_attention import FOLD_BATCH_OPTION, AnchorStrategy, FrameAttentionPatch, FrameLayoutError, RestoreFrameBatch, frame_layout
 
 HEADS, TOKENS, C = 2, 6, 8
 
@@ -16,18 +16,24 @@ def projections(seed: int = 0) -> tuple[torch.nn.Linear, torch.nn.Linear, torch.
     return tuple(torch.nn.Linear(C, C, bias=False) for _ in range(3))
 
 
-def attend(hidden: torch.Tensor, cond_or_uncond: list[int], strategy: AnchorStrategy | None, seed: int = 0) -> torch.Tensor:
-    """What ComfyUI's BasicTransformerBlock does with the patch: patch hidden states, project, attend."""
+def attend(hidden: torch.Tensor, cond_or_uncond: list[int], strategy: AnchorStrategy | None, seed: int = 0,
+           fold: bool = False) -> torch.Tensor:
+    """What ComfyUI's BasicTransformerBlock does with the patches: patch hidden states, project, attend, restore.
+
+    ``fold``: the options say nothing else sees the layout between the patch and RestoreFrameBatch.
+    """
     to_q, to_k, to_v = projections(seed)
+    options = {"cond_or_uncond": cond_or_uncond, **({FOLD_BATCH_OPTION: hidden.shape[0]} if fold else {})}
     n, context, value = hidden, hidden, hidden
     if strategy is not None:
-        n, context, value = FrameAttentionPatch(strategy)(n, context, value, {"cond_or_uncond": cond_or_uncond})
+        n, context, value = FrameAttentionPatch(strategy)(n, context, value, options)
     q, k, v = to_q(n), to_k(context), to_v(value)
     # [B, N, C] -> [B, heads, N, C/heads]
     split = lambda t: t.view(t.shape[0], -1, HEADS, C // HEADS).transpose(1, 2)  # noqa: E731
     out = F.scaled_dot_product_attention(split(q), split(k), split(v))
     # [B, heads, N, d] -> [B, N, C]
-    return out.transpose(1, 2).reshape(hidden.shape[0], -1, C)
+    out = out.transpose(1, 2).reshape(q.shape[0], -1, C)
+    return RestoreFrameBatch()(out, options)
 
 
 def hidden_states(chunks: int, frames: int, seed: int = 1) -> torch.Tensor:
@@ -146,3 +152,30 @@ def test_the_module_form_equals_the_patch_form_and_is_inert_outside_a_chunk_awar
     torch.testing.assert_close(module(x), attend(x, [1, 0], AnchorStrategy()))
     text = torch.randn(8, 3, C)
     assert torch.equal(module(x, context=text), SelfAttention()(x, context=text)), "cross-attention calls pass through"
+
+
+@pytest.mark.parametrize(("cond_or_uncond", "frames", "anchor"), [([0], 4, 0), ([1, 0], 3, 2), ([0, 1, 0], 2, 1)])
+def test_folding_the_frames_into_one_query_sequence_is_the_same_attention(cond_or_uncond, frames, anchor):
+    """With every frame sharing the anchor, [B*F, N] queries against repeated sources equal [B, F*N] against them once."""
+    x = hidden_states(len(cond_or_uncond), frames)
+    strategy = AnchorStrategy(anchor=anchor)
+    copied = attend(x, cond_or_uncond, strategy)
+    folded = attend(x, cond_or_uncond, strategy, fold=True)
+    assert folded.shape == copied.shape
+    torch.testing.assert_close(folded, copied, rtol=1e-6, atol=1e-6)
+
+
+def test_the_patch_folds_only_when_allowed_and_only_shared_sources():
+    x = hidden_states(2, 3)
+    allowed = {"cond_or_uncond": [1, 0], FOLD_BATCH_OPTION: 6}
+    n, k, v = FrameAttentionPatch(AnchorStrategy(anchor=1))(x, x, x, allowed)
+    assert n.shape == (2, 3 * TOKENS, C) and k.shape == (2, TOKENS, C) and k is v
+    assert n.data_ptr() == x.data_ptr() and k.data_ptr() == x[1].data_ptr(), "views of the hidden states, no copies"
+    assert torch.equal(k, x[[1, 4]])
+    n, k, _ = FrameAttentionPatch(AnchorStrategy())(x, x, x, {"cond_or_uncond": [1, 0]})
+    assert n is x and k.shape == x.shape, "no option: per-frame sources, as before"
+    n, k, _ = FrameAttentionPatch(AnchorStrategy(with_previous=True))(x, x, x, allowed)
+    assert n is x and k.shape == (6, 2 * TOKENS, C), "anchor + previous frame differ per frame: never folded"
+    assert RestoreFrameBatch()(x, allowed) is x, "an unfolded output passes through"
+    with_previous = attend(x, [1, 0], AnchorStrategy(with_previous=True), fold=True)
+    torch.testing.assert_close(with_previous, attend(x, [1, 0], AnchorStrategy(with_previous=True)))

@@ -69,6 +69,34 @@ def test_chunk_table_for_24_frames():
         anchored_chunks(24, 1)
 
 
+def test_fresh_noise_follows_the_reference_draw_order():
+    from kinema.text2video_zero.motion_latents import fresh_noise
+
+    shape = torch.Size([1, 4, 4, 4])
+    generator = torch.Generator().manual_seed(7)
+    torch.randn(shape, generator=generator)  # frame 1's x_T comes first
+    assert torch.equal(fresh_noise(shape, 6, 7), torch.randn(5, 4, 4, 4, generator=generator))
+
+
+@pytest.mark.parametrize(("frames", "chunk_size"), [(24, 8), (10, 4), (5, 8)])
+def test_reference_chunk_noise_equals_the_re_seeded_loop(frames, chunk_size):
+    """The reference's long-video loop re-seeds per chunk [0] + ids and drops the chunk's first frame."""
+    from kinema.text2video_zero.motion_latents import fresh_noise
+
+    shape, seed = torch.Size([1, 4, 4, 4]), 3
+    expected = {}
+    for chunk in anchored_chunks(frames, chunk_size):
+        generator = torch.Generator().manual_seed(seed)
+        torch.randn(shape, generator=generator)
+        draws = torch.randn(len(chunk) - 1, *shape[1:], generator=generator)
+        expected.update({frame: draw for frame, draw in zip(chunk[1:], draws, strict=True) if frame >= 1})
+    got = fresh_noise(shape, frames, seed, chunk_size)
+    assert sorted(expected) == list(range(1, frames))
+    assert all(torch.equal(got[frame - 1], expected[frame]) for frame in expected)
+    with pytest.raises(ValueError, match="at least 2"):
+        fresh_noise(shape, frames, seed, 1)
+
+
 def test_background_smoothing_formula():
     x = torch.randn(4, 4, 16, 16)
     masks = torch.zeros(4, 1, 16, 16)

@@ -1,0 +1,22 @@
+"""Shared sources without copies: a chunk's frames as one query sequence.
+
+When every frame of a guidance chunk attends to the same source tokens, attention of
+``[B*F, N, C]`` queries against those sources repeated per frame equals attention of the
+same queries laid out ``[B, F*N, C]`` against the sources once, ``[B, M, C]``: softmax runs
+per query over the same keys. Both layouts are views of one buffer, so K/V are projected
+from M tokens per chunk instead of F*M, and no per-frame copy of the sources is made.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def fold_frames(hidden: torch.Tensor, chunks: int) -> torch.Tensor:
+    # [B*F, N, C] -> [B, F*N, C]
+    return hidden.reshape(chunks, -1, hidden.shape[-1])
+
+
+def unfold_frames(hidden: torch.Tensor, batch: int) -> torch.Tensor:
+    # [B, F*N, C] -> [B*F, N, C]
+    return hidden.reshape(batch, -1, hidden.shape[-1])
