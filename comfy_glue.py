@@ -10,6 +10,7 @@ state is registering our model folders (and their file extensions) with folder_p
 from __future__ import annotations
 
 import logging
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,11 +72,20 @@ def motion_module_dtype() -> torch.dtype:
     return compute if compute is not None and dtype.itemsize == 1 else dtype
 
 
-def weight_casting_layers():
-    """ComfyUI's layer classes (``Linear``, ``LayerNorm``, ``GroupNorm``...) for a model its memory manager may load
+def weight_casting_layers(linear: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]):
+    """ComfyUI's layer classes (``Linear``, ``LayerNorm``, ``GroupNorm``) for a model its memory manager may load
     partially: in low-VRAM mode the weights that do not fit stay in system RAM and are cast onto the device per call,
-    with weight patches (LoRAs) applied on the way."""
-    return comfy.ops.disable_weight_init
+    with weight patches (LoRAs) applied on the way. A Linear whose weights need none of that computes ``linear``."""
+    ops = comfy.ops.disable_weight_init
+
+    class Linear(ops.Linear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if self.comfy_cast_weights or self.weight_function or self.bias_function:
+                return super().forward(x)
+            comfy.ops.run_every_op()  # ComfyUI's interrupt check, as its own layers make it
+            return linear(x, self.weight, self.bias)
+
+    return types.SimpleNamespace(Linear=Linear, LayerNorm=ops.LayerNorm, GroupNorm=ops.GroupNorm)
 
 
 def wrap_in_patcher(module: torch.nn.Module) -> ModelPatcher:

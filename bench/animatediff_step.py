@@ -236,14 +236,16 @@ def main() -> None:
     from kinema import comfy_glue
     from kinema.motion_modules.formats import load_motion_module
     from kinema.motion_modules.injection import MotionSettings, attach_motion_modules
+    from kinema.motion_modules.row_linear import row_linear
 
     print(f"machine: {_host.machine_line()}")
     print(f"ComfyUI attention: optimized_attention = {comfy_attention.optimized_attention.__name__}"
           f"  (log: {' | '.join(attention_log) or 'none'})")
 
     plain, *_ = comfy.sd.load_checkpoint_guess_config(str(files["sd15"]), output_vae=False, output_clip=False)
-    motion_set, info = load_motion_module(files["mm_v2"])
-    motion_set = motion_set.to(comfy_glue.motion_module_dtype())  # as the Load Motion Module node does
+    # layers and dtype as the Load Motion Module node has them
+    motion_set, info = load_motion_module(files["mm_v2"], comfy_glue.weight_casting_layers(row_linear))
+    motion_set = motion_set.to(comfy_glue.motion_module_dtype())
     inflated = attach_motion_modules(plain, comfy_glue.wrap_in_patcher(motion_set), MotionSettings(pe_length=info.pe_length))
     print(f"models: {files['sd15'].name} (unet {plain.model_dtype()}), {files['mm_v2'].name} "
           f"({info.family}, {len(motion_set.modules_by_name())} modules, {next(motion_set.parameters()).dtype}); "

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .checkpoint_io import read_tensors
 from .errors import MotionModuleFormatError
 from .layout import SD15, SDXL, MotionLayout
-from .network import HEADS, Layers, MotionModuleSet, sinusoidal_position_encoding
+from .network import HEADS, TORCH_LAYERS, Layers, MotionModuleSet, sinusoidal_position_encoding
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class MotionModuleInfo:
     layout: MotionLayout
 
 
-def load_motion_module(path: str | Path, layers: Layers = nn) -> tuple[MotionModuleSet, MotionModuleInfo]:
+def load_motion_module(path: str | Path, layers: Layers = TORCH_LAYERS) -> tuple[MotionModuleSet, MotionModuleInfo]:
     """Read, normalise, detect, build (of ``layers``' classes) and load; the weights keep the file's dtype (the caller casts)."""
     path = Path(path)
     state_dict, info = normalize_motion_state_dict(read_tensors(path), path, _diffusers_config_pe_length(path))

@@ -12,22 +12,24 @@ permuting around every attention as the original does; the result is the same.
 
 Per-run options (``frames``, ``scale``, ``effect``, ``attention``) are forward
 arguments, never module state. The layer classes (``Linear``, ``LayerNorm``,
-``GroupNorm``) come from a ``layers`` namespace, ``torch.nn`` by default; ComfyUI's
-weight-casting layers let its memory manager keep part of the weights in system RAM
-(low-VRAM mode) and stream them in per call.
+``GroupNorm``) come from a ``layers`` namespace: by default torch.nn's norms and
+``RowLinear`` (``nn.Linear`` computed at oneDNN's speed on CPU, see ``row_linear``);
+ComfyUI's weight-casting layers let its memory manager keep part of the weights in
+system RAM (low-VRAM mode) and stream them in per call.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layout import MotionLayout
+from .row_linear import RowLinear
 
 HEADS = 8
 # Everything after the GroupNorm is independent per (b h w) sequence, so the transformer runs
@@ -38,7 +40,8 @@ HEADS = 8
 CHUNK_BYTES = 30 * 2**20
 
 # A namespace with ``Linear``, ``LayerNorm`` and ``GroupNorm`` classes of torch.nn's signatures.
-Layers = ModuleType | SimpleNamespace
+Layers = SimpleNamespace
+TORCH_LAYERS = SimpleNamespace(Linear=RowLinear, LayerNorm=nn.LayerNorm, GroupNorm=nn.GroupNorm)
 
 # attention(q, k, v, heads) -> out, all [batch, tokens, heads * dim_head]: ComfyUI's optimized_attention signature.
 AttentionFn = Callable[[Tensor, Tensor, Tensor, int], Tensor]
@@ -86,7 +89,7 @@ class PositionalEncoding(nn.Module):
 class TemporalSelfAttention(nn.Module):
     """Self-attention across frames; every spatial position of every video is one sequence."""
 
-    def __init__(self, channels: int, heads: int, pe_length: int, layers: Layers = nn):
+    def __init__(self, channels: int, heads: int, pe_length: int, layers: Layers = TORCH_LAYERS):
         super().__init__()
         self.heads = heads
         self.pos_encoder = PositionalEncoding(channels, pe_length)
@@ -105,7 +108,7 @@ class TemporalSelfAttention(nn.Module):
 
 
 class GEGLU(nn.Module):
-    def __init__(self, dim_in: int, dim_out: int, layers: Layers = nn):
+    def __init__(self, dim_in: int, dim_out: int, layers: Layers = TORCH_LAYERS):
         super().__init__()
         self.proj = layers.Linear(dim_in, dim_out * 2)
 
@@ -115,7 +118,7 @@ class GEGLU(nn.Module):
 
 
 class FeedForward(nn.Module):
-    def __init__(self, channels: int, mult: int = 4, layers: Layers = nn):
+    def __init__(self, channels: int, mult: int = 4, layers: Layers = TORCH_LAYERS):
         super().__init__()
         # Keys ``net.0.proj`` and ``net.2``; index 1 was a parameter-free dropout.
         self.net = nn.ModuleList(
@@ -127,7 +130,7 @@ class FeedForward(nn.Module):
 
 
 class TemporalTransformerBlock(nn.Module):
-    def __init__(self, channels: int, heads: int, pe_length: int, attention_blocks: int = 2, layers: Layers = nn):
+    def __init__(self, channels: int, heads: int, pe_length: int, attention_blocks: int = 2, layers: Layers = TORCH_LAYERS):
         super().__init__()
         self.attention_blocks = nn.ModuleList(
             [TemporalSelfAttention(channels, heads, pe_length, layers) for _ in range(attention_blocks)]
@@ -143,7 +146,7 @@ class TemporalTransformerBlock(nn.Module):
 
 
 class TemporalTransformer(nn.Module):
-    def __init__(self, channels: int, heads: int, pe_length: int, groups: int = 32, layers: Layers = nn):
+    def __init__(self, channels: int, heads: int, pe_length: int, groups: int = 32, layers: Layers = TORCH_LAYERS):
         super().__init__()
         self.norm = layers.GroupNorm(groups, channels, eps=1e-6, affine=True)
         self.proj_in = layers.Linear(channels, channels)
@@ -172,7 +175,7 @@ class TemporalTransformer(nn.Module):
 class MotionModule(nn.Module):
     """One ``VanillaTemporalModule``: called on a UNet activation [(b f), c, h, w], returns the same shape."""
 
-    def __init__(self, channels: int, pe_length: int, heads: int = HEADS, layers: Layers = nn):
+    def __init__(self, channels: int, pe_length: int, heads: int = HEADS, layers: Layers = TORCH_LAYERS):
         super().__init__()
         if channels % 32 or channels % heads:
             raise ValueError(f"motion module channels must be divisible by 32 (GroupNorm) and {heads} (heads): {channels}")
@@ -204,7 +207,7 @@ class MotionModule(nn.Module):
 class MotionBlock(nn.Module):
     """The modules of one UNet level; exists so the keys read ``{block}.motion_modules.{j}``."""
 
-    def __init__(self, channels: int, count: int, pe_length: int, heads: int, layers: Layers = nn):
+    def __init__(self, channels: int, count: int, pe_length: int, heads: int, layers: Layers = TORCH_LAYERS):
         super().__init__()
         self.motion_modules = nn.ModuleList([MotionModule(channels, pe_length, heads, layers) for _ in range(count)])
 
@@ -212,7 +215,7 @@ class MotionBlock(nn.Module):
 class MotionModuleSet(nn.Module):
     """All motion modules of one checkpoint, with the original key layout."""
 
-    def __init__(self, layout: MotionLayout, pe_length: int, has_mid_block: bool, heads: int = HEADS, layers: Layers = nn):
+    def __init__(self, layout: MotionLayout, pe_length: int, has_mid_block: bool, heads: int = HEADS, layers: Layers = TORCH_LAYERS):
         super().__init__()
         if has_mid_block and layout.mid_channels is None:
             raise ValueError(f"a {layout.model_type} layout has no middle-block motion module")

@@ -9,6 +9,7 @@ from .. import comfy_glue
 from ..motion_modules.formats import load_motion_module
 from ..motion_modules.injection import MotionSettings, attach_motion_modules, check_fits_unet
 from ..motion_modules.lora import load_motion_lora
+from ..motion_modules.row_linear import row_linear
 from ..motion_modules.schedules import SCHEDULE_CHOICES, resolve_schedule
 from .schema import io
 
@@ -68,7 +69,7 @@ class LoadMotionModule(io.ComfyNode):
     @classmethod
     def execute(cls, model_name: str) -> io.NodeOutput:
         path = comfy_glue.model_file_path(comfy_glue.MOTION_MODELS, model_name)
-        motion_set, info = load_motion_module(path, comfy_glue.weight_casting_layers())
+        motion_set, info = load_motion_module(path, comfy_glue.weight_casting_layers(row_linear))
         motion_set = motion_set.to(comfy_glue.motion_module_dtype())
         return io.NodeOutput(LoadedMotionModel(comfy_glue.wrap_in_patcher(motion_set), info, model_name))
 

@@ -124,7 +124,9 @@ def test_loads_a_motion_adapter_saved_by_diffusers(tmp_path):
     for ours, ref in [(network.mid_block.motion_modules[0], adapter.mid_block.motion_modules[0]),
                       (network.up_blocks[2].motion_modules[2], adapter.up_blocks[2].motion_modules[2])]:
         ref.norm = PerFrameGroupNorm(ref.norm)
-        x = torch.randn((B * 6, ours.channels, 2, 3), generator=torch.Generator().manual_seed(1))
+        # float64: this checks where every loaded weight went; fp32 rounding is the other tests' subject
+        ours, ref = ours.double(), ref.double()
+        x = torch.randn((B * 6, ours.channels, 2, 3), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
         torch.testing.assert_close(ours(x, 6), ref(x, num_frames=6), **TOL)
 
 

@@ -208,8 +208,9 @@ def test_a_partially_loaded_motion_model_streams_its_weights_and_loras_with_the_
     from kinema import comfy_glue
     from kinema.motion_modules.formats import load_motion_module
     from kinema.motion_modules.lora import load_motion_lora
+    from kinema.motion_modules.row_linear import row_linear
 
-    module_set, _ = load_motion_module(model_files["mm_v2"], comfy_glue.weight_casting_layers())
+    module_set, _ = load_motion_module(model_files["mm_v2"], comfy_glue.weight_casting_layers(row_linear))
     module_set = module_set.float()
     plain = comfy_glue.wrap_in_patcher(module_set)
     with_lora = plain.clone()
