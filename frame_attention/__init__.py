@@ -14,6 +14,6 @@ from .patch import FOLD_BATCH_OPTION, FrameAttentionPatch, RestoreFrameBatch
 from .strategies import STRATEGIES, AnchorStrategy, FrameSourceStrategy
 
 __all__ = [
-    "FOLD_BATCH_OPTION", "STRATEGIES", "AnchorStrategy", "FrameAttentionPatch", "RestoreFrameBatch", "FrameLayout", "FrameLayoutError", "FrameSourceStrategy",
-    "FrameSourcedSelfAttention", "GuidanceChunks", "frame_layout",
+    "FOLD_BATCH_OPTION", "STRATEGIES", "AnchorStrategy", "FrameAttentionPatch", "FrameLayout", "FrameLayoutError",
+    "FrameSourceStrategy", "FrameSourcedSelfAttention", "GuidanceChunks", "RestoreFrameBatch", "frame_layout",
 ]

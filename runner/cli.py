@@ -117,17 +117,26 @@ def _in_main_thread() -> bool:
 
 def main(argv: list[str] | None = None, host=None, home: Path | None = None) -> int:
     """Run the batch; ``host`` is an already booted EmbeddedComfy to reuse (tests, notebooks)."""
-    from .worker_setup import make_workers, provide_sample_inputs, resolve_stand_ins
-
     args = parse_args(argv)
     home = home or Path(os.environ.get("KINEMA_HOME", Path.cwd() / ".kinema"))
+    workers: list = []  # filled by _run, released here whatever happens
+    try:
+        return _run(args, host, home, workers)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def _run(args: argparse.Namespace, host, home: Path, workers: list) -> int:
+    from .worker_setup import make_workers, provide_sample_inputs, resolve_stand_ins
+
     output = (args.output or home / "batch").resolve()
     manifest_path = (args.manifest or output / "manifest.jsonl").resolve()
     try:
         sets = [parse_set(text) for text in args.sets]
         sweeps = [parse_sweep(text) for text in args.sweeps]
         workflows = collect_workflows(args.workflows)
-        workers = make_workers(args, host, home, output)
+        workers += make_workers(args, host, home, output)
         object_info = workers[0].object_info()
         prompts = [(workflow, to_api_prompt(workflow, object_info)) for workflow in workflows]
         if args.stand_ins:

@@ -44,6 +44,7 @@ class ComfyActor:
         work = Path(tempfile.mkdtemp(prefix=f"actor{actor_index}-", dir=setup.work_root))
         model_dirs = {key: [Path(d) for d in dirs] for key, dirs in setup.model_dirs.items()}
         paths = HostPaths(comfyui=Path(setup.comfyui), output=work / "output", work=work, model_dirs=model_dirs)
+        self.work = work
         self.host = EmbeddedComfy(paths).boot()
 
     def object_info(self) -> dict:
@@ -51,6 +52,12 @@ class ComfyActor:
 
     def ready(self) -> bool:
         return True
+
+    def discard_files(self) -> None:
+        """At the end of the batch: every output already went back to the driver."""
+        import shutil
+
+        shutil.rmtree(self.work, ignore_errors=True)
 
     def run(self, prompt: dict, metadata: dict) -> dict:
         """Run one prompt; saved files travel back as (path under the output folder, bytes).
@@ -95,6 +102,15 @@ class RayWorker:
             target.write_bytes(payload)
             result.files.append(target)
         return result
+
+    def close(self) -> None:
+        """Remove the actor's work folder; an actor that died keeps its folder on its node."""
+        import ray
+
+        try:
+            ray.get(self.actor.discard_files.remote(), timeout=60)
+        except ray.exceptions.RayError:
+            pass
 
 
 def start_actors(address: str | None, setup: ActorSetup, count: int | None, start_seconds: float = 600.0) -> list[RayWorker]:

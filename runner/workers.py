@@ -79,6 +79,9 @@ class EmbeddedWorker:
     def interrupt_now(self) -> None:
         self.host.interrupt_now()
 
+    def close(self) -> None:
+        """Nothing to release: the host outlives the batch (the CLI removes its own host's staging folder)."""
+
 
 class RemoteWorker:
     """A ComfyUI server: submit, follow /ws progress, wait for /history, download via /view."""
@@ -147,4 +150,5 @@ class RemoteWorker:
             connection.close()
 
     def close(self) -> None:
+        """Stop following the server's progress."""
         self._closed.set()

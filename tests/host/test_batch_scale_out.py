@@ -102,6 +102,7 @@ def test_ray_actors_each_hold_a_comfyui_and_share_the_jobs(home, tmp_path, capsy
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "ray/colour"}},
     }))
     output = tmp_path / "batch"
+    earlier_work = set((home / "ray-work").glob("actor*"))
     try:
         code = cli.main([str(workflow), "--ray", "--ray-actors", "2", "--sweep", "color=[0, 255, 65280, 16711680]",
                          "--no-progress", "--output", str(output)], home=home)
@@ -111,6 +112,7 @@ def test_ray_actors_each_hold_a_comfyui_and_share_the_jobs(home, tmp_path, capsy
     records = _records(output / "manifest.jsonl")
     assert len(records) == 4 and {r["status"] for r in records} == {"done"}
     assert {r["worker"] for r in records} == {"ray actor 0", "ray actor 1"}
+    assert set((home / "ray-work").glob("actor*")) <= earlier_work, "the actors' work folders are removed after the batch"
     from PIL import Image
 
     colours = {}
