@@ -360,16 +360,18 @@ def set_anchored_chunk_windows(patcher: ModelPatcher, chunk_size: int, windows: 
     comfy.context_windows.create_prepare_sampling_wrapper(patcher)
 
 
-class _ChunkAwareControlNet(comfy.controlnet.ControlNet):
-    """Core ControlNet that tells a ``GuidanceChunks`` holder how many guidance chunks each call holds.
+class _WindowAwareControlNet(comfy.controlnet.ControlNet):
+    """Core ControlNet whose calls inside a context window (or anchored chunk) see that window's control images.
 
+    ComfyUI 0.3.75's context handler leaves control objects as they are, so the ControlNet
+    matches its whole hint batch against the window's rows: the clip's first images, or with
+    cond and uncond in one pass possibly the first frames for cond and the next ones for uncond.
     Only ``get_control`` and ``copy`` (to stay this class, as Apply ControlNet copies) differ;
-    the forward itself is core's. Inside a core context window (or anchored chunk) the call
-    also sees only the window's control images: 0.3.75 would hand every window the clip's
-    first images.
+    the forward itself is core's. With ``kinema_chunks`` set (a frame_attention.GuidanceChunks)
+    it also tells that holder how many guidance chunks each call holds.
     """
 
-    kinema_chunks = None  # a frame_attention.GuidanceChunks, set per instance
+    kinema_chunks = None  # set per instance when the ControlNet's self-attention needs the chunk count
 
     def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
         window = transformer_options.get("context_window")
@@ -378,35 +380,45 @@ class _ChunkAwareControlNet(comfy.controlnet.ControlNet):
         if windowed:
             # [frames, C, H, W] -> [window frames, C, H, W]; the resized cache is rebuilt for this window
             self.cond_hint_original, self.cond_hint = full_hint[window.index_list], None
-        self.kinema_chunks.count = batched_number
+        if self.kinema_chunks is not None:
+            self.kinema_chunks.count = batched_number
         try:
             return super().get_control(x_noisy, t, cond, batched_number, transformer_options)
         finally:
-            self.kinema_chunks.count = None
+            if self.kinema_chunks is not None:
+                self.kinema_chunks.count = None
             if windowed:
                 self.cond_hint_original, self.cond_hint = full_hint, None
 
     def copy(self):
-        c = _ChunkAwareControlNet(None, global_average_pooling=self.global_average_pooling, load_device=self.load_device,
-                                  manual_cast_dtype=self.manual_cast_dtype)
+        c = _WindowAwareControlNet(None, global_average_pooling=self.global_average_pooling, load_device=self.load_device,
+                                   manual_cast_dtype=self.manual_cast_dtype)
         c.control_model, c.control_model_wrapped, c.kinema_chunks = self.control_model, self.control_model_wrapped, self.kinema_chunks
         self.copy_to(c)
         return c
 
 
-def controlnet_with_self_attention(control_net, chunks, replacement: Callable) -> object:
-    """A copy of a core ControlNet whose self-attention modules are ``replacement(original)`` while it runs.
+def window_aware_controlnet(control_net) -> _WindowAwareControlNet:
+    """A copy of a core ControlNet (sharing its weights) that gives each context window its own control images."""
+    if type(control_net) not in (comfy.controlnet.ControlNet, _WindowAwareControlNet):
+        raise TypeError(f"a {type(control_net).__name__} is not a plain ControlNet (ControlLoRA, T2I adapters and "
+                        "DiT ControlNets are not supported); use a full SD1.5/SDXL ControlNet checkpoint.")
+    ours = _WindowAwareControlNet(None, global_average_pooling=control_net.global_average_pooling,
+                                  load_device=control_net.load_device, manual_cast_dtype=control_net.manual_cast_dtype)
+    control_net.copy_to(ours)
+    ours.control_model, ours.control_model_wrapped = control_net.control_model, control_net.control_model_wrapped
+    ours.kinema_chunks = getattr(control_net, "kinema_chunks", None)
+    return ours
+
+
+def controlnet_with_self_attention(control_net, chunks, replacement: Callable) -> _WindowAwareControlNet:
+    """A window-aware copy of a core ControlNet whose self-attention modules are ``replacement(original)`` while it runs.
 
     The swap is an object patch on a clone of the ControlNet's own ModelPatcher (undone by
     ComfyUI when another clone loads); the copy sets ``chunks.count`` around each call.
     """
-    if type(control_net) not in (comfy.controlnet.ControlNet, _ChunkAwareControlNet):
-        raise TypeError(f"a {type(control_net).__name__} is not a plain ControlNet (ControlLoRA, T2I adapters and "
-                        "DiT ControlNets are not supported); use a full SD1.5/SDXL ControlNet checkpoint.")
-    ours = _ChunkAwareControlNet(None, global_average_pooling=control_net.global_average_pooling,
-                                 load_device=control_net.load_device, manual_cast_dtype=control_net.manual_cast_dtype)
-    control_net.copy_to(ours)
-    ours.control_model, ours.kinema_chunks = control_net.control_model, chunks
+    ours = window_aware_controlnet(control_net)
+    ours.kinema_chunks = chunks
     ours.control_model_wrapped = control_net.control_model_wrapped.clone()
     patcher = ours.control_model_wrapped
     with patcher.use_ejected():

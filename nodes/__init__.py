@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from .. import comfy_glue
-from . import motion_module_nodes, text2video_zero_nodes
+from . import context_window_nodes, motion_module_nodes, text2video_zero_nodes
 from .schema import ComfyExtension, io
 
-ALL_NODES: list[type[io.ComfyNode]] = [*motion_module_nodes.NODES, *text2video_zero_nodes.NODES]
+ALL_NODES: list[type[io.ComfyNode]] = [*motion_module_nodes.NODES, *text2video_zero_nodes.NODES, *context_window_nodes.NODES]
 
 
 class KinemaExtension(ComfyExtension):
