@@ -76,8 +76,9 @@ class Batch:
     def __init__(self, jobs: list[Job], manifest: Manifest, output_root: Path, job_bar=None) -> None:
         self.manifest = manifest
         self.output_root = output_root
-        self.report = BatchReport(skipped=[job for job in jobs if manifest.is_done(job.key)])
-        self.queue = JobQueue([job for job in jobs if not manifest.is_done(job.key)])
+        done = {job.key for job in jobs if manifest.is_done(job.key)}  # looks at every listed output on disk: once
+        self.report = BatchReport(skipped=[job for job in jobs if job.key in done])
+        self.queue = JobQueue([job for job in jobs if job.key not in done])
         self.stop = threading.Event()
         self.job_bar = job_bar
         self._lock = threading.Lock()

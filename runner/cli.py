@@ -148,10 +148,13 @@ def _run(args: argparse.Namespace, host, home: Path, workers: list) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.dry_run:
+        to_run = 0
         for job in jobs:
-            state = "skip (done)" if manifest.is_done(job.key) else f"run ({manifest.status(job.key) or 'new'})"
+            done = manifest.is_done(job.key)
+            to_run += not done
+            state = "skip (done)" if done else f"run ({manifest.status(job.key) or 'new'})"
             print(f"{job.key}  {state:16}  {job.workflow.name}  {job.params}")
-        print(f"{len(jobs)} jobs, {sum(not manifest.is_done(job.key) for job in jobs)} to run")
+        print(f"{len(jobs)} jobs, {to_run} to run")
         return 0
     from tqdm import tqdm
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -42,9 +43,9 @@ class Job:
     prompt: dict
     ui_workflow: dict | None  # embedded in the outputs' metadata, as the frontend does
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """Content hash of the resolved prompt: the same work gets the same key, in any run."""
+        """Content hash of the resolved prompt: the same work gets the same key, in any run (the prompt is never edited)."""
         nodes = {node_id: {"class_type": node["class_type"], "inputs": node.get("inputs", {})} for node_id, node in self.prompt.items()}
         return hashlib.sha256(json.dumps(nodes, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 

@@ -1,7 +1,7 @@
 """Move a job's finished files from its staging folder into the output folder, atomically.
 
 A worker gathers a job's saved files in a staging folder (``OUTPUT/.staging/KEY``):
-moved out of ComfyUI's output folder, downloaded from a server, or sent by a Ray actor.
+linked (or copied) out of ComfyUI's output folder, downloaded from a server, or sent by a Ray actor.
 Only a job that finished moves its files out, each with one rename, so the output
 folder never holds half a video; names carry the job key, so jobs never overwrite each other.
 """

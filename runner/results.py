@@ -50,12 +50,12 @@ class RunResult:
 OUTPUT_KINDS = ("images", "gifs", "videos", "audio")  # the ui output lists that name saved files
 
 
+def output_entries(outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The file entries (filename, subfolder, type) of ComfyUI's ui outputs: images, gifs, videos, audio."""
+    return [entry for node_output in outputs.values() for key in OUTPUT_KINDS
+            for entry in node_output.get(key) or [] if isinstance(entry, dict) and "filename" in entry]
+
+
 def output_files(outputs: dict[str, dict[str, Any]], resolve) -> list[Path]:
-    """Files named in ComfyUI's ui outputs (images, gifs, videos entries), via ``resolve(entry) -> Path``."""
-    files = []
-    for node_output in outputs.values():
-        for key in OUTPUT_KINDS:
-            for entry in node_output.get(key) or []:
-                if isinstance(entry, dict) and "filename" in entry:
-                    files.append(resolve(entry))
-    return files
+    """Files named in ComfyUI's ui outputs, via ``resolve(entry) -> Path``."""
+    return [resolve(entry) for entry in output_entries(outputs)]

@@ -18,7 +18,7 @@ from pathlib import Path
 from .embedded import EmbeddedComfy
 from .job_plan import Job
 from .remote import RemoteComfy, ServerUnreachable
-from .results import OUTPUT_KINDS, RunResult
+from .results import RunResult, output_entries
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,7 @@ class RemoteWorker:
         try:
             result = self.client.run(job.prompt, extra_pnginfo=output_metadata(job))
             if result.success:
-                entries = [entry for output in result.outputs.values() for kind in OUTPUT_KINDS
-                           for entry in output.get(kind) or [] if isinstance(entry, dict) and entry.get("type", "output") == "output"]
+                entries = [entry for entry in output_entries(result.outputs) if entry.get("type", "output") == "output"]
                 result.files = [self.client.download(entry, staging / entry.get("subfolder", "")) for entry in entries]
             return result
         except ServerUnreachable as err:
