@@ -1,7 +1,8 @@
-"""Kinema: video generation nodes for ComfyUI (AnimateDiff, Text2Video-Zero, ControlVideo, StoryDiffusion).
+"""Kinema: video generation nodes for ComfyUI (AnimateDiff and Text2Video-Zero, on SD1.5 and SDXL).
 
 Registration only. ComfyUI calls ``comfy_entrypoint``; the node modules are imported
-there, so the pure algorithm packages (``motion_modules`` ...) import without ComfyUI.
+there, so the pure core packages (``motion_modules``, ``frame_attention``, ``text2video_zero``,
+``windowing``) import without ComfyUI.
 """
 
 

@@ -1,11 +1,13 @@
-"""Tests import the pack as ``kinema`` and the fixture writers as ``fixtures``."""
+"""Tests import the pack as ``kinema`` and the fixture writers as ``fixtures``; every run refuses silent skips."""
 
 import sys
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+ROOT = Path(__file__).resolve().parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests" / "plugins")]
 
 from pack_import import import_pack  # noqa: E402
 
 import_pack()
+
+pytest_plugins = ["no_silent_skips"]  # tests/plugins/no_silent_skips.py

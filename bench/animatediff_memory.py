@@ -41,8 +41,10 @@ import _host  # noqa: E402
 
 RESULT = "KINEMA_BENCH_RESULT "
 SIZE = 64
+# every input the newest ContextWindowsManual requires; call_node passes a host only the ones it declares
 CONTEXT = {"context_length": 16, "context_overlap": 4, "context_schedule": "standard_uniform", "context_stride": 1,
-           "closed_loop": False, "fuse_method": "pyramid", "dim": 0}
+           "closed_loop": False, "fuse_method": "pyramid", "dim": 0, "freenoise": False, "cond_retain_index_list": "",
+           "split_conds_to_windows": False, "latent_retain_index_list": "", "causal_window_fix": False}
 
 
 def parse_args() -> argparse.Namespace:
@@ -119,6 +121,8 @@ def call_node(node_type: str, **inputs):
     import nodes
 
     cls = nodes.NODE_CLASS_MAPPINGS[node_type]
+    declared = {name for group in cls.INPUT_TYPES().values() if isinstance(group, dict) for name in group}
+    inputs = {name: value for name, value in inputs.items() if name in declared}
     if hasattr(cls, "EXECUTE_NORMALIZED"):
         return cls.PREPARE_CLASS_CLONE({}).EXECUTE_NORMALIZED(**inputs).args
     return getattr(cls(), cls.FUNCTION)(**inputs)

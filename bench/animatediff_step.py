@@ -22,7 +22,7 @@ the UNet's convolutions on CPU (FLOPs by operator are printed to check this).
 
 A second table times the 21 motion modules alone on the activations they receive
 in that step, once with torch's ``scaled_dot_product_attention`` (the network's
-default) and once with ComfyUI's ``optimized_attention`` (what ``comfy_glue.attention``
+default) and once with ComfyUI's ``optimized_attention`` (what ``comfy_glue.attention.attention_for``
 routes to), and the bare attention calls of both, so one can see whether the
 attention backend matters on CPU.
 """
@@ -73,7 +73,8 @@ class Stepper:
     def run(self, patcher):
         import torch
 
-        options = {**patcher.model_options["transformer_options"], "cond_or_uncond": list(range(CHUNKS))}
+        options = {**patcher.model_options["transformer_options"], "cond_or_uncond": list(range(CHUNKS)),
+                   "wrappers": patcher.wrappers}  # as sampling merges the clone's wrappers in
         with torch.inference_mode():
             return patcher.model.apply_model(self.x, self.sigma, c_crossattn=self.context, transformer_options=options)
 
@@ -105,10 +106,11 @@ def count_flops(fn) -> tuple[int, dict[str, int]]:
 
 
 def motion_slot_count(patcher) -> int:
-    from kinema import comfy_glue
-    from kinema.motion_modules.injection import MotionSlot
+    """Motion-module hooks on the loaded UNet's layers (one per module while an inflated clone is loaded)."""
+    from kinema.comfy_glue.patcher import diffusion_model
 
-    return sum(isinstance(m, MotionSlot) for m in comfy_glue.diffusion_model(patcher).modules())
+    return sum(hook.__qualname__.startswith("hook_slots.") for module in diffusion_model(patcher).modules()
+               for hook in module._forward_hooks.values())
 
 
 # -- motion modules alone -------------------------------------------------------------------
@@ -182,7 +184,7 @@ def interleaved(variants: dict, repeats: int) -> dict[str, float]:
 def measure_size(size: int, args: argparse.Namespace, plain, inflated, motion_set) -> tuple[tuple, tuple]:
     import comfy.ldm.modules.attention as comfy_attention
 
-    from kinema import comfy_glue
+    from kinema.comfy_glue.attention import attention_for
     from kinema.motion_modules.network import sdpa_attention
 
     stepper = Stepper(args.frames, size // 8)
@@ -207,15 +209,15 @@ def measure_size(size: int, args: argparse.Namespace, plain, inflated, motion_se
                 ops_plain, ops_inflated)
 
     calls = capture_module_inputs(stepper, inflated, motion_set)
-    flops_modules, _ = count_flops(lambda: run_modules(calls, comfy_glue.attention))
+    flops_modules, _ = count_flops(lambda: run_modules(calls, attention_for({})))
     attn_in = attention_inputs(calls)
     modules = interleaved({
         "sdpa": lambda: run_modules(calls, sdpa_attention),
-        "comfy": lambda: run_modules(calls, comfy_glue.attention),
+        "comfy": lambda: run_modules(calls, attention_for({})),
     }, args.module_repeats)
     attention = interleaved({
         "sdpa": lambda: run_attention(attn_in, sdpa_attention),
-        "comfy": lambda: run_attention(attn_in, comfy_glue.attention),
+        "comfy": lambda: run_attention(attn_in, attention_for({})),
         # other ComfyUI backends: its own SDPA wrapper, and what optimized_attention_for_device(small_input=True) gives on CPU
         "attention_pytorch": lambda: run_attention(attn_in, comfy_attention.attention_pytorch),
         "attention_basic": lambda: run_attention(attn_in, comfy_attention.attention_basic),
@@ -233,10 +235,12 @@ def main() -> None:
     import comfy.model_management
     import comfy.sd
 
-    from kinema import comfy_glue
+    from kinema.comfy_glue.layers import motion_module_dtype, weight_casting_layers
+    from kinema.comfy_glue.patcher import wrap_in_patcher
     from kinema.motion_modules.formats import load_motion_module
-    from kinema.motion_modules.injection import MotionSettings, attach_motion_modules
+    from kinema.motion_modules.injection import MotionSettings
     from kinema.motion_modules.row_linear import row_linear
+    from kinema.nodes.motion_attach import attach_motion_modules
 
     print(f"machine: {_host.machine_line()}")
     print(f"ComfyUI attention: optimized_attention = {comfy_attention.optimized_attention.__name__}"
@@ -244,9 +248,9 @@ def main() -> None:
 
     plain, *_ = comfy.sd.load_checkpoint_guess_config(str(files["sd15"]), output_vae=False, output_clip=False)
     # layers and dtype as the Load Motion Module node has them
-    motion_set, info = load_motion_module(files["mm_v2"], comfy_glue.weight_casting_layers(row_linear))
-    motion_set = motion_set.to(comfy_glue.motion_module_dtype())
-    inflated = attach_motion_modules(plain, comfy_glue.wrap_in_patcher(motion_set), MotionSettings(pe_length=info.pe_length))
+    motion_set, info = load_motion_module(files["mm_v2"], weight_casting_layers(row_linear))
+    motion_set = motion_set.to(motion_module_dtype())
+    inflated = attach_motion_modules(plain, wrap_in_patcher(motion_set), MotionSettings(pe_length=info.pe_length))
     print(f"models: {files['sd15'].name} (unet {plain.model_dtype()}), {files['mm_v2'].name} "
           f"({info.family}, {len(motion_set.modules_by_name())} modules, {next(motion_set.parameters()).dtype}); "
           f"batch {CHUNKS} chunks x {args.frames} frames; loaded in {time.perf_counter() - t_start:.0f} s")

@@ -9,6 +9,8 @@ from M tokens per chunk instead of F*M, and no per-frame copy of the sources is 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 
 
@@ -20,3 +22,14 @@ def fold_frames(hidden: torch.Tensor, chunks: int) -> torch.Tensor:
 def unfold_frames(hidden: torch.Tensor, batch: int) -> torch.Tensor:
     # [B, F*N, C] -> [B*F, N, C]
     return hidden.reshape(batch, -1, hidden.shape[-1])
+
+
+def fold_allowed(attn1_chain: Sequence, output_chain: Sequence, attn1_replaced: bool, is_ours: Callable[[object], bool]) -> bool:
+    """Whether a UNet call may see a chunk's frames folded between our patch and our restore.
+
+    Only when nothing else can see the folded layout: our patch runs last among the
+    ``attn1_patch`` entries, our restore first among the ``attn1_output_patch`` entries, and no
+    ``attn1`` replacement (PAG, SAG, another pack's attention) receives the projected batch.
+    """
+    return (bool(attn1_chain) and is_ours(attn1_chain[-1]) and bool(output_chain) and is_ours(output_chain[0])
+            and not attn1_replaced)

@@ -54,3 +54,8 @@ class RestoreFrameBatch:
         if batch is None or batch == chunks or n.shape[0] != chunks:
             return n  # not folded
         return unfold_frames(n, batch)
+
+
+def is_frame_attention_patch(entry: object) -> bool:
+    """Whether a patch-chain entry is ours (re-applying a node removes these before adding its own)."""
+    return isinstance(entry, (FrameAttentionPatch, RestoreFrameBatch))

@@ -3,11 +3,11 @@
 Those families ran the UNet's ResBlocks (and its output norm) on 5-D video tensors, so
 those GroupNorms normalised over (channel group, frame, height, width); the spatial
 transformers regrouped to per-frame images before their own norm, and later families
-normalise every frame on its own. ``frame_spanning_copy`` makes, for one such norm, an
+normalise every frame on its own. ``frame_spanning_copy`` makes, for one such norm, a new
 instance of a subclass of the norm's own class (its forward, with the host's weight
-casting, still does the work) that shares its parameters and regroups the batch into
-clips before normalising. The frame count comes from a ``ClipFrames`` holder that a
-sampling-time wrapper fills in.
+casting, still does the work), built through the class's constructor, that holds the same
+parameters and regroups the batch into clips before normalising. The frame count comes
+from a ``ClipFrames`` holder that a sampling-time wrapper fills in.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ class ClipFrames:
 
 def original_norm(norm: torch.nn.GroupNorm) -> torch.nn.GroupNorm:
     """The UNet's own norm behind a frame-spanning twin (a twin of a twin would normalise twice)."""
-    return getattr(norm, "frame_spanning_original", norm)
+    return getattr(norm, "frame_spanning_of", (norm,))[0]
 
 
 def frame_spanning_copy(norm: torch.nn.GroupNorm, clip_frames: ClipFrames) -> torch.nn.GroupNorm:
-    """A frame-spanning twin of ``norm`` sharing its parameters (same state-dict names, no copy)."""
+    """A frame-spanning twin of ``norm`` holding its parameters (same tensors, same state-dict names, no copy)."""
     norm = original_norm(norm)
     base_forward = type(norm).forward
 
@@ -46,12 +46,9 @@ def frame_spanning_copy(norm: torch.nn.GroupNorm, clip_frames: ClipFrames) -> to
         return out.transpose(1, 2).reshape(bf, c, h, w)
 
     spanning_class = type(f"FrameSpanning{type(norm).__name__}", (type(norm),), {"forward": forward})
-    twin = spanning_class.__new__(spanning_class)
-    twin.__dict__.update(norm.__dict__)
-    # Own containers, same tensors: patching a weight on the twin never touches the original module.
-    twin._parameters = dict(norm._parameters)
-    twin._buffers = dict(norm._buffers)
-    twin._modules = dict(norm._modules)
+    with torch.device("meta"):  # the constructor's own parameters are replaced at once: allocate nothing
+        twin = spanning_class(norm.num_groups, norm.num_channels, eps=norm.eps, affine=norm.affine)
+    twin.weight, twin.bias = norm.weight, norm.bias
     twin.clip_frames = clip_frames
-    twin.__dict__["frame_spanning_original"] = norm  # plain attribute: not a submodule, no extra state-dict keys
+    twin.frame_spanning_of = (norm,)  # a tuple: not a submodule, no extra state-dict keys
     return twin

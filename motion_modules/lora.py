@@ -1,4 +1,4 @@
-"""Motion LoRAs (AnimateDiff ``v2_lora_*``): read, validate, and express as weight deltas.
+"""Motion LoRAs (AnimateDiff ``v2_lora_*``): read, validate, and check that they fit a motion module.
 
 A motion LoRA stores, per temporal attention projection,
 ``<module>.attention_blocks.k.processor.to_q_lora.{down,up}.weight`` (also to_k, to_v,
@@ -6,15 +6,17 @@ to_out). The target weight is the key without ``processor.``/``_lora``/``down.``
 and with ``to_out`` -> ``to_out.0``; the delta is ``strength * up @ down`` (no rank or
 alpha scaling, as in AnimateDiff's own loader), computed in fp32.
 
-The LoRA stays data here: the ComfyUI glue applies deltas as weight patches on the motion
-model's ModelPatcher. ``apply_motion_loras`` does the same in plain torch, for tests.
+The LoRA stays data here: the ComfyUI glue applies it as weight patches on the motion
+model's ModelPatcher, after ``fit_motion_lora`` has checked that every weight it changes
+exists in that motion module with its shape (ComfyUI itself would patch the ones that fit
+and only log the rest, half-applying a LoRA made for another module type).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from torch import Tensor
@@ -79,33 +81,32 @@ def _not_a_motion_lora(keys: list[str]) -> str:
     return f"this is not a LoRA (no LoRA weights; first keys: {', '.join(keys[:3]) or 'none'})"
 
 
-def lora_weight_delta(up: Tensor, down: Tensor, strength: float) -> Tensor:
-    """``strength * up @ down`` in fp32 (the caller casts to the weight's dtype after adding)."""
-    return strength * (up.float() @ down.float())
+class MotionLoraMismatchError(ValueError):
+    """The motion LoRA was made for another motion module type than the one it is applied to."""
 
 
-def unmatched_targets(lora: MotionLora, state_dict_keys: Iterable[str]) -> list[str]:
-    """LoRA targets the motion module lacks, e.g. mid-block entries of a v2 LoRA on a v3 module."""
-    keys = set(state_dict_keys)
-    return sorted(target for target in lora if target not in keys)
+def fit_motion_lora(lora: MotionLora, module_shapes: Mapping[str, tuple[int, ...]], lora_name: str,
+                    module_name: str) -> tuple[MotionLora, list[str]]:
+    """(the LoRA entries to apply, the entries left out) for a motion module whose weights have ``module_shapes``.
 
-
-def apply_motion_loras(state_dict: Mapping[str, Tensor], loras: Iterable[tuple[MotionLora, float]]) -> dict[str, Tensor]:
-    """A new state dict with every ``(lora, strength)`` added; unmatched targets are skipped with a warning."""
-    out = dict(state_dict)
-    for lora, strength in loras:
-        missing = unmatched_targets(lora, out)
-        if missing:
-            log.warning("motion LoRA: %d targets are not in this motion module and are skipped, e.g. %s",
-                        len(missing), missing[:3])
-        for target, (up, down) in lora.items():
-            if target not in out or strength == 0:
-                continue
-            weight = out[target]
-            if (up.shape[0], down.shape[1]) != tuple(weight.shape):
-                raise ValueError(
-                    f"motion LoRA entry {target} is {up.shape[0]}x{down.shape[1]} but the motion module's weight is "
-                    f"{tuple(weight.shape)}: the LoRA was made for another motion module type"
-                )
-            out[target] = (weight.float() + lora_weight_delta(up, down, strength)).to(weight.dtype)
-    return out
+    Every entry must find its weight with the LoRA's shape. The one exception is a v2 LoRA's
+    mid-block entries on a module without a mid block (v3), which are left out: the rest
+    of such a module matches the v2 layout exactly. Anything else is refused, naming both files.
+    """
+    wrong = [(target, (up.shape[0], down.shape[1]), module_shapes[target]) for target, (up, down) in lora.items()
+             if target in module_shapes and (up.shape[0], down.shape[1]) != tuple(module_shapes[target])]
+    absent = sorted(target for target in lora if target not in module_shapes)
+    has_mid_block = any(key.startswith("mid_block.") for key in module_shapes)
+    if wrong or (absent and (has_mid_block or not all(target.startswith("mid_block.") for target in absent))):
+        if wrong:
+            target, lora_shape, module_shape = wrong[0]
+            example = f"{target} is {lora_shape[0]}x{lora_shape[1]} in the LoRA, {tuple(module_shape)} in the module"
+        else:
+            example = f"{absent[0]} is not in the module"
+        raise MotionLoraMismatchError(
+            f"motion LoRA {lora_name!r} was made for another motion module type than {module_name}: "
+            f"{len(wrong) + len(absent)} of its {len(lora)} weights do not fit ({example}). Use a motion LoRA made for "
+            "this module (AnimateDiff's v2_lora_* files are for mm_sd_v15_v2 and the v3 SD1.5 module), or load the "
+            "motion module the LoRA was made for."
+        )
+    return {target: pair for target, pair in lora.items() if target in module_shapes}, absent

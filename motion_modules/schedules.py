@@ -1,8 +1,8 @@
-"""The noise schedule each motion-module family was trained with, as ComfyUI model sampling."""
+"""The noise schedule each motion-module family was trained with (pure: the glue turns it into ComfyUI model sampling)."""
 
 from __future__ import annotations
 
-from .. import comfy_glue
+import dataclasses
 
 AUTOSELECT = "autoselect"
 MODEL_DEFAULT = "model default"
@@ -28,11 +28,19 @@ def schedule_name(choice: str, family: str) -> str:
     return FAMILY_SCHEDULE.get(family, MODEL_DEFAULT) if choice == AUTOSELECT else choice
 
 
-def resolve_schedule(choice: str, info):
-    """A ModelSampling object to patch in, or None to keep the model's own."""
-    name = schedule_name(choice, info.family)
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A training schedule: ``kind`` 'eps' (discrete, eps prediction) or 'lcm', over a beta schedule in ComfyUI's names."""
+
+    kind: str
+    beta_schedule: str
+    linear_start: float
+    linear_end: float
+
+
+def resolve_schedule(choice: str, family: str) -> Schedule | None:
+    """The schedule to sample a ``family`` module with for a ``beta_schedule`` choice; None keeps the model's own."""
+    name = schedule_name(choice, family)
     if name == MODEL_DEFAULT:
         return None
-    kind, beta_schedule, start, end = SCHEDULES[name]
-    make = comfy_glue.lcm_sampling if kind == "lcm" else comfy_glue.discrete_eps_sampling
-    return make(beta_schedule, start, end)
+    return Schedule(*SCHEDULES[name])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import comfy_glue
+from ..comfy_glue import folders
 from . import context_window_nodes, motion_module_nodes, text2video_zero_nodes
 from .schema import ComfyExtension, io
 
@@ -10,7 +10,10 @@ ALL_NODES: list[type[io.ComfyNode]] = [*motion_module_nodes.NODES, *text2video_z
 
 
 class KinemaExtension(ComfyExtension):
+    async def on_load(self) -> None:
+        # Newer ComfyUI awaits this before get_node_list; 0.3.75 and 0.8.0 never call it.
+        folders.register_model_folders()
+
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        # ComfyUI 0.3.75 never calls on_load; this runs once, when the pack is loaded.
-        comfy_glue.register_model_folders()
+        folders.register_model_folders()  # idempotent: registering twice adds no second folder
         return ALL_NODES

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .. import comfy_glue
+from ..comfy_glue import controlnet
+from .frame_batch_windows import images_for_window
 from .schema import io
 
 
@@ -29,7 +30,7 @@ class WindowedControlNet(io.ComfyNode):
 
     @classmethod
     def execute(cls, control_net) -> io.NodeOutput:
-        return io.NodeOutput(comfy_glue.window_aware_controlnet(control_net))
+        return io.NodeOutput(controlnet.window_aware_controlnet(control_net, images_for_window))
 
 
 NODES = [WindowedControlNet]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from .. import comfy_glue
+from ..comfy_glue import folders, layers, lora, patcher, sampling
 from ..motion_modules.formats import load_motion_module
-from ..motion_modules.injection import MotionSettings, attach_motion_modules, check_fits_unet
-from ..motion_modules.lora import load_motion_lora
+from ..motion_modules.injection import MotionSettings
+from ..motion_modules.lora import fit_motion_lora, load_motion_lora
 from ..motion_modules.row_linear import row_linear
 from ..motion_modules.schedules import SCHEDULE_CHOICES, resolve_schedule
+from .motion_attach import attach_motion_modules, check_fits
 from .schema import io
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class LoadMotionModule(io.ComfyNode):
             ),
             inputs=[
                 io.Combo.Input(
-                    "model_name", options=comfy_glue.list_model_files(comfy_glue.MOTION_MODELS),
+                    "model_name", options=folders.list_model_files(folders.MOTION_MODELS),
                     tooltip="A motion module file in models/animatediff_models (.ckpt, .pt, .safetensors).",
                 ),
             ],
@@ -64,14 +65,14 @@ class LoadMotionModule(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, model_name: str) -> bool | str:
         # ComfyUI 0.3.75 does not check V3 combo values against their options: check the file here.
-        return comfy_glue.missing_model_file(comfy_glue.MOTION_MODELS, model_name) or True
+        return folders.missing_model_file(folders.MOTION_MODELS, model_name) or True
 
     @classmethod
     def execute(cls, model_name: str) -> io.NodeOutput:
-        path = comfy_glue.model_file_path(comfy_glue.MOTION_MODELS, model_name)
-        motion_set, info = load_motion_module(path, comfy_glue.weight_casting_layers(row_linear))
-        motion_set = motion_set.to(comfy_glue.motion_module_dtype())
-        return io.NodeOutput(LoadedMotionModel(comfy_glue.wrap_in_patcher(motion_set), info, model_name))
+        path = folders.model_file_path(folders.MOTION_MODELS, model_name)
+        motion_set, info = load_motion_module(path, layers.weight_casting_layers(row_linear))
+        motion_set = motion_set.to(layers.motion_module_dtype())
+        return io.NodeOutput(LoadedMotionModel(patcher.wrap_in_patcher(motion_set), info, model_name))
 
 
 class LoadMotionLora(io.ComfyNode):
@@ -87,7 +88,7 @@ class LoadMotionLora(io.ComfyNode):
             ),
             inputs=[
                 io.Combo.Input(
-                    "lora_name", options=comfy_glue.list_model_files(comfy_glue.MOTION_LORAS),
+                    "lora_name", options=folders.list_model_files(folders.MOTION_LORAS),
                     tooltip="A motion LoRA file in models/animatediff_motion_lora. Made for v2 motion modules.",
                 ),
                 io.Float.Input("strength", default=1.0, min=-10.0, max=10.0, step=0.01,
@@ -101,11 +102,11 @@ class LoadMotionLora(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, lora_name: str) -> bool | str:
         # Named inputs only: a **kwargs signature makes ComfyUI skip its own min/max checks on the rest.
-        return comfy_glue.missing_model_file(comfy_glue.MOTION_LORAS, lora_name) or True
+        return folders.missing_model_file(folders.MOTION_LORAS, lora_name) or True
 
     @classmethod
     def execute(cls, lora_name: str, strength: float, previous=None) -> io.NodeOutput:
-        pairs = load_motion_lora(comfy_glue.model_file_path(comfy_glue.MOTION_LORAS, lora_name))
+        pairs = load_motion_lora(folders.model_file_path(folders.MOTION_LORAS, lora_name))
         return io.NodeOutput(list(previous or []) + [MotionLoraEntry(lora_name, strength, pairs)])
 
 
@@ -144,19 +145,25 @@ class ApplyMotionModule(io.ComfyNode):
     @classmethod
     def execute(cls, model, motion_model: LoadedMotionModel, scale: float, effect: float, beta_schedule: str,
                 motion_lora=None) -> io.NodeOutput:
-        check_fits_unet(model, motion_model.patcher.model, motion_model.describe())
+        check_fits(model, motion_model.patcher.model, motion_model.describe())
         motion_patcher = motion_model.patcher.clone()
+        shapes = {key: tuple(value.shape) for key, value in motion_model.patcher.model.state_dict().items()}
         for entry in motion_lora or []:
-            patched = comfy_glue.add_lora_patches(motion_patcher, entry.pairs, entry.strength)
+            pairs, left_out = fit_motion_lora(entry.pairs, shapes, entry.file_name, motion_model.describe())
+            if left_out:
+                log.warning("motion LoRA %s: %d mid-block weights left out (%s has no mid block)", entry.file_name,
+                            len(left_out), motion_model.describe())
+            patched = lora.add_lora_patches(motion_patcher, pairs, entry.strength)
             log.info("motion LoRA %s: %d weights patched at strength %s", entry.file_name, patched, entry.strength)
         settings = MotionSettings(
             scale=scale, effect=effect, pe_length=motion_model.info.pe_length,
             frame_spanning_norms=motion_model.info.family in FRAME_SPANNING_FAMILIES,
         )
         patched_model = attach_motion_modules(model, motion_patcher, settings)
-        sampling = resolve_schedule(beta_schedule, motion_model.info)
-        if sampling is not None:
-            comfy_glue.set_model_sampling(patched_model, sampling)
+        schedule = resolve_schedule(beta_schedule, motion_model.info.family)
+        if schedule is not None:
+            patcher.set_model_sampling(patched_model, sampling.training_sampling(
+                schedule.kind, schedule.beta_schedule, schedule.linear_start, schedule.linear_end))
         return io.NodeOutput(patched_model)
 
 

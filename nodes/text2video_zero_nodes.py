@@ -7,7 +7,7 @@ import dataclasses
 
 import torch
 
-from .. import comfy_glue
+from ..comfy_glue import attention, context_windows, controlnet, patcher, sampling
 from ..frame_attention import (
     FOLD_BATCH_OPTION,
     AnchorStrategy,
@@ -15,10 +15,15 @@ from ..frame_attention import (
     FrameSourcedSelfAttention,
     GuidanceChunks,
     RestoreFrameBatch,
+    fold_allowed,
+    is_frame_attention_patch,
 )
 from ..text2video_zero import anchored_chunks, motion_schedule
 from ..text2video_zero.motion_latents import MotionSettings, SamplingHooks, motion_dynamics_latents
-from ..text2video_zero.smoothing import latent_masks, smooth_background
+from ..text2video_zero.renoise import alphabar_of_sigma
+from ..text2video_zero.smoothing import BackgroundSmoothingDDIM
+from ..windowing import window_plan
+from .frame_batch_windows import add_window_support, images_for_window
 from .schema import io
 
 PATCH_KEY = "kinema_text2video_zero"
@@ -54,10 +59,18 @@ class CrossFrameAttention(io.ComfyNode):
     def execute(cls, model, anchor_frame: int, attend_previous_frame: bool) -> io.NodeOutput:
         patched = model.clone()
         patch = FrameAttentionPatch(AnchorStrategy(anchor=anchor_frame, with_previous=attend_previous_frame))
-        is_ours = lambda p: isinstance(p, (FrameAttentionPatch, RestoreFrameBatch))  # noqa: E731
-        comfy_glue.set_attn1_patch(patched, patch, RestoreFrameBatch(), is_ours, PATCH_KEY, FOLD_BATCH_OPTION)
-        comfy_glue.add_frame_batch_context_repair(patched, PATCH_KEY)
+        attention.set_attn1_patch(patched, patch, RestoreFrameBatch(), is_frame_attention_patch)
+        patcher.set_unet_call_wrapper(patched, PATCH_KEY, _fold_when_allowed)
+        add_window_support(patched)
         return io.NodeOutput(patched)
+
+
+def _fold_when_allowed(x: torch.Tensor, transformer_options: dict, call):
+    """Around each UNet call: tell the patch it may fold frames (the batch size) when nothing else sees the layout."""
+    facts = attention.attn1_patches(transformer_options)
+    if fold_allowed(facts.chain, facts.output_chain, facts.replaced, is_frame_attention_patch):
+        transformer_options = {**transformer_options, FOLD_BATCH_OPTION: x.shape[0]}
+    return call(transformer_options)
 
 
 class MotionDynamicsLatents(io.ComfyNode):
@@ -122,39 +135,22 @@ class MotionDynamicsLatents(io.ComfyNode):
         settings = MotionSettings(steps=steps, t0=t0, t1=t1, motion_x=motion_x, motion_y=motion_y,
                                   exact_alpha=renoise_alpha == "exact", reference_chunk_size=reference_chunk_size)
         schedule = motion_schedule(steps, t0, t1)
-        model = comfy_glue.guider_model(guider)
-        sigmas, alphas_cumprod, timestep_of = comfy_glue.discrete_schedule(model, "ddim_uniform", steps)
-        to_x, from_x = comfy_glue.latent_format_scale(model)
+        model = sampling.guider_model(guider)
+        training = sampling.discrete_schedule(model, "ddim_uniform", steps)
+        if training is None:
+            raise ValueError("Motion-Dynamics Latents needs a model with a discrete training schedule such as SD1.5 or SDXL; "
+                             f"the guider's model samples with {sampling.model_sampling_name(model)}")
+        sigmas = training.sigmas
+        to_x, from_x = sampling.latent_format_scale(model)
         hooks = SamplingHooks(
-            sample=lambda samples, part, add_noise: comfy_glue.ddim_sample(guider, samples, part, seed, add_noise),
-            sigmas=sigmas, alphas_cumprod=alphas_cumprod, timestep_of=timestep_of, to_x=to_x, from_x=from_x,
+            sample=lambda samples, part, add_noise: sampling.ddim_sample(guider, samples, part, seed, add_noise),
+            sigmas=sigmas, alphas_cumprod=alphabar_of_sigma(training.training_sigmas.double()),
+            timestep_of=training.timestep_of, to_x=to_x, from_x=from_x,
         )
         samples = motion_dynamics_latents(latent["samples"], seed, settings, hooks)
         out = {key: value for key, value in latent.items() if key not in ("samples", "batch_index", "noise_mask")}
         out["samples"] = samples
         return io.NodeOutput(out, sigmas[schedule.t1_step:].clone(), schedule.t1_step)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Smoothing:
-    masks: torch.Tensor  # [M, H, W] pixel masks, 1 = foreground
-    alpha: float
-    motion_x: float
-    motion_y: float
-
-    def __call__(self, model, x, sigmas, extra_args=None, callback=None, disable=None):
-        """DDIM (Euler in ComfyUI's sigma space, as core 'ddim') with the background blended before each step."""
-        extra_args = extra_args or {}
-        frames, _, height, width = x.shape
-        masks = latent_masks(self.masks, frames, height, width).to(x.device)
-        ones = x.new_ones([frames])
-        for i in range(len(sigmas) - 1):
-            x = smooth_background(x, masks, self.alpha, range(frames), self.motion_x, self.motion_y)
-            denoised = model(x, sigmas[i] * ones, **extra_args)
-            if callback is not None:
-                callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
-            x = x + (x - denoised) / sigmas[i] * (sigmas[i + 1] - sigmas[i])
-        return x
 
 
 class BackgroundSmoothing(io.ComfyNode):
@@ -181,7 +177,7 @@ class BackgroundSmoothing(io.ComfyNode):
 
     @classmethod
     def execute(cls, masks: torch.Tensor, strength: float, motion_x: float, motion_y: float) -> io.NodeOutput:
-        return io.NodeOutput(comfy_glue.custom_sampler(_Smoothing(masks.detach().cpu(), strength, motion_x, motion_y)))
+        return io.NodeOutput(sampling.custom_sampler(BackgroundSmoothingDDIM(masks.detach().cpu(), strength, motion_x, motion_y)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +189,7 @@ class _SharedNoise:
     def generate_noise(self, input_latent: dict) -> torch.Tensor:
         samples = input_latent["samples"]
         # [1, C, h, w] -> [F, C, h, w]
-        return comfy_glue.seeded_noise(samples[:1], self.seed).repeat(samples.shape[0], *([1] * (samples.ndim - 1)))
+        return sampling.seeded_noise(samples[:1], self.seed).repeat(samples.shape[0], *([1] * (samples.ndim - 1)))
 
 
 class SharedNoise(io.ComfyNode):
@@ -237,7 +233,10 @@ class AnchoredChunks(io.ComfyNode):
     @classmethod
     def execute(cls, model, chunk_size: int) -> io.NodeOutput:
         patched = model.clone()
-        comfy_glue.set_anchored_chunk_windows(patched, chunk_size, lambda frames: anchored_chunks(frames, chunk_size))
+        plan = window_plan(chunk_size, causal_anchor=False, frames_as_batch=True,
+                           host_reads_batch_timestep=context_windows.reads_frame_batch_timestep())
+        context_windows.set_frame_windows(patched, chunk_size, lambda frames: anchored_chunks(frames, chunk_size),
+                                          one_sigma_steps=plan.repair_step)
         return io.NodeOutput(patched)
 
 
@@ -266,8 +265,8 @@ class CrossFrameControlNet(io.ComfyNode):
     def execute(cls, control_net, anchor_frame: int, attend_previous_frame: bool) -> io.NodeOutput:
         strategy = AnchorStrategy(anchor=anchor_frame, with_previous=attend_previous_frame)
         chunks = GuidanceChunks()
-        patched = comfy_glue.controlnet_with_self_attention(
-            control_net, chunks, lambda original: FrameSourcedSelfAttention(original, strategy, chunks))
+        patched = controlnet.window_aware_controlnet(control_net, images_for_window, chunks)
+        controlnet.with_self_attention(patched, lambda original: FrameSourcedSelfAttention(original, strategy, chunks))
         return io.NodeOutput(patched)
 
 

@@ -15,6 +15,7 @@ from .batch import Batch, BatchReport
 from .conversion import to_api_prompt
 from .job_plan import parse_set, parse_sweep, plan_jobs
 from .manifest import DONE, FAILED, INTERRUPTED, Manifest
+from .stand_ins import StandIns
 from .workflow_files import WorkflowError, collect_workflows
 
 EPILOG = """\
@@ -115,33 +116,43 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def main(argv: list[str] | None = None, host=None, home: Path | None = None) -> int:
-    """Run the batch; ``host`` is an already booted EmbeddedComfy to reuse (tests, notebooks)."""
+def main(argv: list[str] | None = None, host=None, home: Path | None = None, comfyui: Path | None = None,
+         stand_ins: StandIns | None = None) -> int:
+    """Run the batch.
+
+    ``host``: an already booted EmbeddedComfy to reuse (tests, notebooks); else the ComfyUI in
+    ``comfyui`` (default: COMFYUI_PATH) boots here. ``stand_ins``: the random stand-in models
+    ``--stand-ins`` uses (scripts/batch.py supplies them); without that option they stay unused.
+    """
     args = parse_args(argv)
     home = home or Path(os.environ.get("KINEMA_HOME", Path.cwd() / ".kinema"))
     workers: list = []  # filled by _run, released here whatever happens
     try:
-        return _run(args, host, home, workers)
+        return _run(args, host, home, workers, comfyui, stand_ins)
     finally:
         for worker in workers:
             worker.close()
 
 
-def _run(args: argparse.Namespace, host, home: Path, workers: list) -> int:
+def _run(args: argparse.Namespace, host, home: Path, workers: list, comfyui: Path | None, stand_ins: StandIns | None) -> int:
     from .worker_setup import make_workers, provide_sample_inputs, resolve_stand_ins
 
     output = (args.output or home / "batch").resolve()
     manifest_path = (args.manifest or output / "manifest.jsonl").resolve()
     try:
+        if args.stand_ins and stand_ins is None:
+            raise ValueError("--stand-ins: whoever called runner.cli.main supplied no stand-in models (its stand_ins "
+                             "argument); run scripts/batch.py, which supplies them, or leave the option out")
+        stand_ins = stand_ins if args.stand_ins else None  # never mounted unless asked for
         sets = [parse_set(text) for text in args.sets]
         sweeps = [parse_sweep(text) for text in args.sweeps]
         workflows = collect_workflows(args.workflows)
-        workers += make_workers(args, host, home, output)
+        workers += make_workers(args, host, home, output, comfyui, stand_ins)
         object_info = workers[0].object_info()
         prompts = [(workflow, to_api_prompt(workflow, object_info)) for workflow in workflows]
-        if args.stand_ins:
-            prompts = [(workflow, resolve_stand_ins(prompt, object_info, home)) for workflow, prompt in prompts]
-            provide_sample_inputs(workers)
+        if stand_ins is not None:
+            prompts = [(workflow, resolve_stand_ins(prompt, object_info, stand_ins)) for workflow, prompt in prompts]
+            provide_sample_inputs(workers, stand_ins)
         jobs = plan_jobs(prompts, sets, sweeps, args.zip)
         manifest = Manifest(manifest_path)
     except (WorkflowError, ValueError, ConnectionError) as err:

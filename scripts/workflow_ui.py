@@ -83,6 +83,10 @@ def ui_from_api(prompt: dict, object_info: dict) -> dict:
                     widgets.append("fixed")
             else:
                 inputs.append({"name": name, "type": spec[0], "link": None})
+        # Inputs of newer ComfyUI that this host does not declare (the twins carry them, e.g. ContextWindowsManual's
+        # causal_window_fix): their values follow, in the twin's order, where that ComfyUI's widgets hold them.
+        declared = {name for name, _ in _input_specs(info)}
+        widgets += [value for name, value in node["inputs"].items() if name not in declared and not isinstance(value, list)]
         column = depth[node_id]
         height = 60 + 26 * (len(inputs) + len(widgets) + len(outputs_of[node_id]))
         y = rows.get(column, 60)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 
 from .motion import warp_frames
-from .renoise import reference_alpha, renoise
+from .renoise import alphabar_of_sigma, reference_alpha, renoise
 from .schedule import motion_schedule
 
 
@@ -52,8 +52,8 @@ def motion_dynamics_latents(empty: torch.Tensor, seed: int, settings: MotionSett
 
     sigma_t1, sigma_t0 = float(hooks.sigmas[schedule.t1_step]), float(hooks.sigmas[schedule.t0_step])
     alpha = reference_alpha(hooks.alphas_cumprod, hooks.timestep_of(sigma_t0), hooks.timestep_of(sigma_t1), settings.exact_alpha)
-    # Sampler x is x_ddpm / sqrt(alphabar) (ComfyUI's EPS sigma space), alphabar = 1 / (1 + sigma^2).
-    abar_t0, abar_t1 = 1.0 / (1.0 + sigma_t0 ** 2), 1.0 / (1.0 + sigma_t1 ** 2)
+    # Sampler x is x_ddpm / sqrt(alphabar) (ComfyUI's EPS sigma space).
+    abar_t0, abar_t1 = alphabar_of_sigma(sigma_t0), alphabar_of_sigma(sigma_t1)
     x_t0 = hooks.to_x(x1_t0.float())
     # [1, C, h, w] -> [F-1, C, h, w]: frames 2..F move by global frame ids 1..F-1
     warped = warp_frames(x_t0.expand(frames - 1, -1, -1, -1), range(1, frames), settings.motion_x, settings.motion_y)

@@ -22,3 +22,9 @@ def reference_alpha(alphas_cumprod: torch.Tensor, t0: int, t1: int, exact: bool 
 def renoise(x: torch.Tensor, alpha: float, eps: torch.Tensor) -> torch.Tensor:
     """sqrt(a) x + sqrt(1 - a) eps (x and eps in DDPM scaling)."""
     return x * alpha ** 0.5 + eps * (1.0 - alpha) ** 0.5
+
+
+def alphabar_of_sigma(sigma: torch.Tensor | float) -> torch.Tensor | float:
+    """alphabar of an EPS model's sigma: ComfyUI samples x = x0 + sigma eps, which is the DDPM
+    x_ddpm = sqrt(alphabar) x0 + sqrt(1 - alphabar) eps over sqrt(alphabar), so sigma^2 = (1 - alphabar) / alphabar."""
+    return 1.0 / (1.0 + sigma ** 2)

@@ -7,6 +7,7 @@ Frame 0 has zero motion, so it is left exactly as it is.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import torch
@@ -36,3 +37,29 @@ def smooth_background(x: torch.Tensor, masks: torch.Tensor, alpha: float, frame_
     warped = warp_frames(x[:1].expand(frames, -1, -1, -1), frame_ids, strength_x, strength_y)
     # M x + (1 - M)(alpha w + (1 - alpha) x), written as x + (1 - M) alpha (w - x): exact where w == x
     return x + (1.0 - masks.to(x.dtype)) * alpha * (warped - x)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackgroundSmoothingDDIM:
+    """DDIM (Euler in ComfyUI's sigma space, as core's 'ddim' sampler) with the background blended before each step.
+
+    Called as a k-diffusion sampler: ``(model, x, sigmas, extra_args, callback, disable)``.
+    """
+
+    masks: torch.Tensor  # [M, H, W] pixel masks, 1 = foreground
+    alpha: float
+    motion_x: float
+    motion_y: float
+
+    def __call__(self, model, x, sigmas, extra_args=None, callback=None, disable=None):
+        extra_args = extra_args or {}
+        frames, _, height, width = x.shape
+        masks = latent_masks(self.masks, frames, height, width).to(x.device)
+        ones = x.new_ones([frames])
+        for i in range(len(sigmas) - 1):
+            x = smooth_background(x, masks, self.alpha, range(frames), self.motion_x, self.motion_y)
+            denoised = model(x, sigmas[i] * ones, **extra_args)
+            if callback is not None:
+                callback({"x": x, "i": i, "sigma": sigmas[i], "sigma_hat": sigmas[i], "denoised": denoised})
+            x = x + (x - denoised) / sigmas[i] * (sigmas[i + 1] - sigmas[i])
+        return x

@@ -92,12 +92,9 @@ def not_queued() -> dict[str, str]:
 
 
 @pytest.fixture(scope="package")
-def declared_inputs(frontend_server) -> dict[str, set[str]]:
+def declared_inputs(frontend_server, host_inputs) -> dict[str, set[str]]:
     """Node type -> the input names the server's definition declares (it ignores any other input it is sent)."""
-    info = RemoteComfy(frontend_server.url).get_json("/object_info")
-    return {
-        node_type: {name for group in ("required", "optional") for name in spec["input"].get(group, {})} for node_type, spec in info.items()
-    }
+    return host_inputs(RemoteComfy(frontend_server.url).get_json("/object_info"))
 
 
 @pytest.fixture(scope="package")  # stopped after tests/browser: its models hold GBs of RAM

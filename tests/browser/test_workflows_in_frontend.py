@@ -3,7 +3,8 @@
 Per workflow, in one Chromium session (driver/check_workflow.cjs): the app loads it with no
 node type it does not know and keeps every widget value, its own graphToPrompt() gives
 exactly the committed API twin, and, queued from the page (shrunk for CPU), that prompt
-reaches execution_success and writes its video. A screenshot of the fitted graph goes to KINEMA_HOME/output/browser/.
+reaches execution_success and writes its video. A screenshot of the fitted graph goes to
+KINEMA_HOME/output/<ComfyUI version>/browser/.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def prompt_differences(name: str, expected: dict, actual: dict, declared: dict[s
 
     Inputs the page adds that the node's server definition does not declare (frontend-only
     widgets such as Load Video's ``video-preview``) are not differences: the server drops them.
+    Nor are twin inputs this host's node does not declare: the twins carry the inputs newer
+    ComfyUI requires (e.g. ContextWindowsManual's causal_window_fix), which older hosts ignore.
     """
     lines = []
     for node_id in sorted(set(expected) | set(actual), key=lambda n: int(n) if n.isdigit() else n):
@@ -66,7 +69,8 @@ def prompt_differences(name: str, expected: dict, actual: dict, declared: dict[s
             lines.append(f"{label}: class_type expected {want['class_type']!r}, page has {got.get('class_type')!r}")
         for key in sorted(set(want["inputs"]) | set(got["inputs"])):
             if key not in got["inputs"]:
-                lines.append(f"{label} input {key}: expected {want['inputs'][key]!r}, the page's prompt has no such input")
+                if key in declared.get(want["class_type"], set()):
+                    lines.append(f"{label} input {key}: expected {want['inputs'][key]!r}, the page's prompt has no such input")
             elif key not in want["inputs"]:
                 if key in declared.get(got.get("class_type"), set()):
                     lines.append(f"{label} input {key}: not in the API twin, page has {got['inputs'][key]!r}")
@@ -75,11 +79,16 @@ def prompt_differences(name: str, expected: dict, actual: dict, declared: dict[s
     return lines
 
 
-def widget_value_problems(name: str, ui: dict, saved: dict[str, list]) -> list[str]:
-    """Widget values of the UI file that the loaded page no longer holds (it may append its own widgets' values)."""
+def widget_value_problems(name: str, ui: dict, saved: dict[str, list], undeclared: dict[str, int]) -> list[str]:
+    """Widget values of the UI file that the loaded page no longer holds (it may append its own widgets' values).
+
+    ``undeclared``: per node id, how many of its values belong to inputs this host does not
+    declare (newer ComfyUI's, at the end of the list); an older page may drop those.
+    """
     lines = []
     for node in ui["nodes"]:
         want, got = node.get("widgets_values") or [], saved.get(str(node["id"]), [])
+        want = want[: max(len(got), len(want) - undeclared.get(str(node["id"]), 0))]
         for index, value in enumerate(want):
             kept = got[index] if index < len(got) else "<nothing>"
             if not same_value(value, kept):
@@ -111,10 +120,11 @@ def _shrunk(prompt: dict, overrides: dict) -> dict:
 @pytest.mark.browser
 @pytest.mark.server
 @pytest.mark.parametrize("ui_path", UI_WORKFLOWS, ids=lambda p: p.stem)
-def test_workflow_loads_converts_and_runs_in_the_real_page(ui_path, run_in_page, frontend_server, not_queued, declared_inputs, home):
+def test_workflow_loads_converts_and_runs_in_the_real_page(ui_path, run_in_page, frontend_server, not_queued, declared_inputs, home,
+                                                           host_label):
     name = ui_path.stem
     twin = json.loads((PACK_ROOT / "workflows" / "api" / ui_path.name).read_text())
-    screenshot = home / "output" / "browser" / f"{name}.png"
+    screenshot = home / "output" / host_label / "browser" / f"{name}.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     queue = name not in not_queued
     overrides = {**SHRINK, **SHRINK_FOR.get(name, {})}
@@ -132,7 +142,9 @@ def test_workflow_loads_converts_and_runs_in_the_real_page(ui_path, run_in_page,
 
     assert not type_problems(name, result), "\n".join(type_problems(name, result))
     assert result["nodeCount"] == len(twin), f"{name}: the page made {result['nodeCount']} nodes, the API twin has {len(twin)}"
-    lost = widget_value_problems(name, json.loads(ui_path.read_text()), result["savedWidgets"])
+    undeclared = {node_id: sum(key not in declared_inputs.get(node["class_type"], set()) for key in node["inputs"])
+                  for node_id, node in twin.items()}
+    lost = widget_value_problems(name, json.loads(ui_path.read_text()), result["savedWidgets"], undeclared)
     assert not lost, "the loaded page does not hold the workflow's widget values:\n" + "\n".join(lost)
     differences = prompt_differences(name, twin, result["prompt"], declared_inputs)
     assert not differences, "graphToPrompt() in the page differs from the committed API twin:\n" + "\n".join(differences)
@@ -175,7 +187,7 @@ def test_a_broken_workflow_is_reported_with_its_type_node_id_and_lost_value(run_
     assert (
         f"broken: node {unknown['id']} has type 'KinemaNoSuchNodeForTests', unknown to the frontend (a red 'missing node' box)"
     ) in type_problems("broken", result)
-    assert widget_value_problems("broken", broken, result["savedWidgets"]) == [
+    assert widget_value_problems("broken", broken, result["savedWidgets"], {}) == [
         f"broken: node {sampler['id']} (KSampler) widget value 1: file has True, page keeps 'randomize'"
     ]
     differences = prompt_differences("broken", twin, result["prompt"], declared_inputs)

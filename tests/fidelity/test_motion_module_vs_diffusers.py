@@ -14,14 +14,12 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from diffusers.models.unets import unet_motion_model
 from torch import nn
 
-pytest.importorskip("diffusers")
-unet_motion_model = pytest.importorskip("diffusers.models.unets.unet_motion_model")
-
-from fixtures import motion_module_files  # noqa: E402  (scripts/ is on sys.path: root conftest)
-from kinema.motion_modules.formats import load_motion_module  # noqa: E402
-from kinema.motion_modules.network import MotionModule  # noqa: E402
+from fixtures import motion_module_files  # scripts/ is on sys.path: root conftest
+from kinema.motion_modules.formats import load_motion_module
+from kinema.motion_modules.network import MotionModule
 
 C, HEADS, PE, B, FRAMES, H, W = 64, 8, 32, 2, 8, 3, 4
 TOL = dict(rtol=1e-5, atol=1e-5)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from diffusers.pipelines.text_to_video_synthesis import pipeline_text_to_video_zero as t2vz
 
-pytest.importorskip("diffusers")
-t2vz = pytest.importorskip("diffusers.pipelines.text_to_video_synthesis.pipeline_text_to_video_zero")
-
-from kinema.frame_attention import FOLD_BATCH_OPTION, AnchorStrategy, FrameAttentionPatch, RestoreFrameBatch  # noqa: E402
-from kinema.text2video_zero import warp_frames  # noqa: E402
+from kinema.frame_attention import FOLD_BATCH_OPTION, AnchorStrategy, FrameAttentionPatch, RestoreFrameBatch
+from kinema.text2video_zero import warp_frames
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 

@@ -21,11 +21,11 @@ SMALL = ["--stand-ins", "--no-progress", "--set", "width=64", "--set", "height=6
 
 
 @pytest.fixture
-def run_cli(comfy_host, home, tmp_path):
+def run_cli(comfy_host, home, stand_ins, tmp_path):
     output = tmp_path / "batch"
 
     def run(*args: str) -> int:
-        return cli.main([*map(str, args), "--output", str(output)], host=comfy_host, home=home)
+        return cli.main([*map(str, args), "--output", str(output)], host=comfy_host, home=home, stand_ins=stand_ins)
 
     run.output = output
     run.manifest = output / "manifest.jsonl"
@@ -139,14 +139,15 @@ def test_ctrl_c_stops_after_the_current_node_and_the_next_run_resumes(run_cli, c
     assert [r["attempts"] for r in _records(run_cli.manifest)] == [2, 1]
 
 
-def test_ui_twins_convert_to_their_api_twins(comfy_host):
+def test_ui_twins_convert_to_their_api_twins(comfy_host, host_inputs, for_host):
     from kinema.runner.conversion import to_api_prompt
     from kinema.runner.workflow_files import read_workflow
 
     object_info = comfy_host.object_info()
+    declared = host_inputs(object_info)
     for ui_path in sorted(WORKFLOWS.glob("*.json")):
         converted = to_api_prompt(read_workflow(ui_path), object_info)
-        assert converted == json.loads((WORKFLOWS / "api" / ui_path.name).read_text()), ui_path.name
+        assert converted == for_host(json.loads((WORKFLOWS / "api" / ui_path.name).read_text()), declared), ui_path.name
 
 
 def _edited_txt2vid() -> dict:

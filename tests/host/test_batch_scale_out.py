@@ -67,14 +67,14 @@ def _kill_when_running_its_second_job(server: ComfyServer, stop: threading.Event
 
 @pytest.mark.server
 @pytest.mark.heavy
-def test_remote_servers_share_a_batch_and_a_dead_server_loses_no_job(two_servers, home, tmp_path, capsys):
+def test_remote_servers_share_a_batch_and_a_dead_server_loses_no_job(two_servers, home, stand_ins, tmp_path, capsys):
     alive, doomed = two_servers
     output = tmp_path / "batch"
     stop = threading.Event()
     killer = _kill_when_running_its_second_job(doomed, stop)
     try:
         code = cli.main([str(API_TXT2VID), *SMALL, "--sweep", "seed=1..6", "--server", alive.url, "--server", doomed.url,
-                         "--output", str(output)], home=home)
+                         "--output", str(output)], home=home, stand_ins=stand_ins)
     finally:
         stop.set()
         killer.join()
@@ -95,7 +95,8 @@ def test_remote_servers_share_a_batch_and_a_dead_server_loses_no_job(two_servers
 
 @pytest.mark.heavy
 def test_ray_actors_each_hold_a_comfyui_and_share_the_jobs(home, tmp_path, capsys):
-    ray = pytest.importorskip("ray")
+    import ray
+
     workflow = tmp_path / "colours.json"
     workflow.write_text(json.dumps({
         "1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 16, "batch_size": 1, "color": 0}},

@@ -15,14 +15,6 @@ LATENT = 8  # 64 px
 
 
 @pytest.fixture(scope="module")
-def sd15(model_files, comfy_host):
-    import comfy.sd
-
-    model, *_ = comfy.sd.load_checkpoint_guess_config(str(model_files["sd15"]), output_vae=False, output_clip=False)
-    return model
-
-
-@pytest.fixture(scope="module")
 def motion_set(model_files):
     from kinema.motion_modules.formats import load_motion_module
 
@@ -32,10 +24,11 @@ def motion_set(model_files):
 
 
 def _attach(model, module_set, **settings):
-    from kinema import comfy_glue
-    from kinema.motion_modules.injection import MotionSettings, attach_motion_modules
+    from kinema.comfy_glue.patcher import wrap_in_patcher
+    from kinema.motion_modules.injection import MotionSettings
+    from kinema.nodes.motion_attach import attach_motion_modules
 
-    return attach_motion_modules(model, comfy_glue.wrap_in_patcher(module_set), MotionSettings(pe_length=32, **settings))
+    return attach_motion_modules(model, wrap_in_patcher(module_set), MotionSettings(pe_length=32, **settings))
 
 
 def _unet(patcher, x: torch.Tensor, chunks: int = 1) -> torch.Tensor:
@@ -96,6 +89,41 @@ def test_frames_are_coupled_only_with_motion(sd15, motion_set):
     assert torch.equal(_unet(sd15, x)[4], _unet(sd15, nudged)[4])
 
 
+def test_the_users_attention_override_runs_the_temporal_attention_too(sd15, motion_set, plain_out):
+    """An attention-backend node sets ``optimized_attention_override``; it must see every attention, the motion modules' too."""
+    moving = _attach(sd15, motion_set)
+    plain_moving = _unet(moving, _latents())
+    calls = []
+
+    def override(func, q, k, v, heads, *args, **kwargs):
+        calls.append((q.shape[0], q.shape[1]))
+        return func(q, k, v, heads, *args, **kwargs)
+
+    moving.model_options["transformer_options"]["optimized_attention_override"] = override
+    assert torch.equal(_unet(moving, _latents()), plain_moving), "the override only reroutes the calls"
+    temporal = [call for call in calls if call[1] == FRAMES]  # [(b h w), frames, c]: the frames are the sequence
+    spatial = [call for call in calls if call[0] == FRAMES]  # [frames, tokens, c]
+    assert len(temporal) == 21 * 2 and len(spatial) == 16 * 2, "21 motion modules x 2 attentions; 16 transformers x attn1/attn2"
+
+
+def test_while_loaded_every_unet_weight_keeps_its_path(sd15, motion_set):
+    """ComfyUI finds weights by state-dict path while a model is loaded (low-VRAM casting, pinned memory, partial
+    unloads): with motion modules in, every path must still name the same tensor. (Inserting layers into the UNet's
+    blocks moved each block's Upsample one place along; ComfyUI 0.8.0 on a GPU then failed to unpin its weights.)"""
+    import comfy.model_management
+    import comfy.utils
+
+    before = sd15.model.state_dict(keep_vars=True)
+    moving = _attach(sd15, motion_set)
+    comfy.model_management.load_models_gpu([moving])
+    assert sum(len(module._forward_hooks) for module in moving.model.diffusion_model.modules()) == 21  # injected
+    for key, value in before.items():
+        assert comfy.utils.get_attr(moving.model, key) is value, key
+    assert moving.model.state_dict().keys() == before.keys()
+    moving.unpatch_model()
+    assert not any(module._forward_hooks for module in sd15.model.diffusion_model.modules()), "ejected"
+
+
 def test_guidance_chunks_never_mix(sd15, motion_set):
     """cond and uncond in one batch: changing the uncond frames leaves the cond frames' output as it was."""
     moving = _attach(sd15, motion_set)
@@ -142,15 +170,16 @@ def test_sd_lora_after_apply_motion_module_patches_every_key(sd15, motion_set):
 
 def test_sdxl_motion_module_is_refused_on_sd15_with_names(sd15, tmp_path):
     from fixtures import motion_module_files
-    from kinema import comfy_glue
+    from kinema.comfy_glue.patcher import model_type_name
     from kinema.motion_modules.formats import load_motion_module
-    from kinema.motion_modules.injection import MotionCompatibilityError, check_fits_unet
+    from kinema.motion_modules.injection import MotionCompatibilityError
+    from kinema.nodes.motion_attach import check_fits
 
     path = motion_module_files.write_motion_module("sdxl", tmp_path / "mm_sdxl_v10_beta.ckpt", channel_divisor=1)
     module_set, info = load_motion_module(path)
     with pytest.raises(MotionCompatibilityError, match=r"mm_sdxl_v10_beta\.ckpt.*SD15.*channels"):
-        check_fits_unet(sd15, module_set, f"motion module {path.name!r} ({info.description})")
-    assert comfy_glue.model_type_name(sd15) == "SD15"
+        check_fits(sd15, module_set, f"motion module {path.name!r} ({info.description})")
+    assert model_type_name(sd15) == "SD15"
 
 
 @pytest.fixture(scope="module")
@@ -176,10 +205,11 @@ def test_v1_modules_normalise_the_unet_over_whole_clips(sd15, identity_v1):
 
 
 def test_motion_weights_are_held_once_across_clones(sd15, motion_set):
-    from kinema import comfy_glue
-    from kinema.motion_modules.injection import PATCH_KEY, MotionSettings, attach_motion_modules
+    from kinema.comfy_glue.patcher import wrap_in_patcher
+    from kinema.motion_modules.injection import MotionSettings
+    from kinema.nodes.motion_attach import PATCH_KEY, attach_motion_modules
 
-    patcher = comfy_glue.wrap_in_patcher(motion_set)
+    patcher = wrap_in_patcher(motion_set)
     first = attach_motion_modules(sd15, patcher.clone(), MotionSettings())
     second = attach_motion_modules(first.clone(), patcher.clone(), MotionSettings(effect=0.5))
     riders = [m.additional_models[PATCH_KEY][0].model for m in (first, second)]
@@ -187,7 +217,7 @@ def test_motion_weights_are_held_once_across_clones(sd15, motion_set):
 
 
 def test_v1_spans_resblock_norms_only_and_reapplying_replaces(sd15, identity_v1, motion_set):
-    from kinema.motion_modules.injection import PATCH_KEY
+    from kinema.nodes.motion_attach import PATCH_KEY
 
     once = _attach(sd15, identity_v1, frame_spanning_norms=True)
     spanned = set(once.object_patches)
@@ -196,25 +226,27 @@ def test_v1_spans_resblock_norms_only_and_reapplying_replaces(sd15, identity_v1,
     x = _latents()
     torch.testing.assert_close(_unet(twice, x), _unet(once, x), rtol=0, atol=0)
     switched = _attach(twice, motion_set)  # v1 then v2: nothing of v1 stays behind
-    assert not switched.object_patches
-    assert all(len(switched.wrappers.get(kind, {}).get(PATCH_KEY, [])) == (1 if kind == "outer_sample" else 0)
-               for kind in ("outer_sample", "diffusion_model"))
+    assert {path: obj is sd15.get_model_object(path) for path, obj in switched.object_patches.items()} == dict.fromkeys(spanned, True)
+    # one of each: the frame-limit check around sampling, the call description around each UNet call
+    assert all(len(switched.wrappers.get(kind, {}).get(PATCH_KEY, [])) == 1 for kind in ("outer_sample", "diffusion_model"))
     switched.unpatch_model()
 
 
 @pytest.mark.heavy
 def test_a_partially_loaded_motion_model_streams_its_weights_and_loras_with_the_same_result(model_files):
     """Low-VRAM mode: layers that do not fit stay in system RAM and are cast per call, motion LoRA included."""
-    from kinema import comfy_glue
+    from kinema.comfy_glue.layers import weight_casting_layers
+    from kinema.comfy_glue.lora import add_lora_patches
+    from kinema.comfy_glue.patcher import wrap_in_patcher
     from kinema.motion_modules.formats import load_motion_module
     from kinema.motion_modules.lora import load_motion_lora
     from kinema.motion_modules.row_linear import row_linear
 
-    module_set, _ = load_motion_module(model_files["mm_v2"], comfy_glue.weight_casting_layers(row_linear))
+    module_set, _ = load_motion_module(model_files["mm_v2"], weight_casting_layers(row_linear))
     module_set = module_set.float()
-    plain = comfy_glue.wrap_in_patcher(module_set)
+    plain = wrap_in_patcher(module_set)
     with_lora = plain.clone()
-    comfy_glue.add_lora_patches(with_lora, load_motion_lora(model_files["motion_lora_v2"]), 0.8)
+    add_lora_patches(with_lora, load_motion_lora(model_files["motion_lora_v2"]), 0.8)
     module = module_set.down_blocks[1].motion_modules[0]
     x = torch.randn(2 * 4, 640, 4, 4, generator=torch.Generator().manual_seed(3))
     stored = {k: v.clone() for k, v in module.state_dict().items()}

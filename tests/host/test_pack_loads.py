@@ -1,7 +1,14 @@
-"""The pack loads into the real ComfyUI 0.3.75 and presents complete node definitions."""
+"""The pack loads into the real ComfyUI (0.3.75 and 0.8.0) and presents complete node definitions.
+
+Two start-up behaviours of ComfyUI after 0.8.0 are reproduced as that ComfyUI's own code
+runs them (read from the 0.38 source): ``nodes.py`` awaits a V3 extension's ``on_load()``
+before ``get_node_list()``, and ``main.py`` rebinds ``comfy.model_patcher.CoreModelPatcher``
+to ``ModelPatcherDynamic`` when DynamicVRAM is on.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -53,3 +60,29 @@ def test_motion_model_folders_are_registered(comfy_host, model_files):
         assert any(Path(p).name == key and Path(p).parent.name == "models" for p in paths), paths
     assert model_files["mm_v2"].name in folder_paths.get_filename_list("animatediff_models")
     assert model_files["motion_lora_v2"].name in folder_paths.get_filename_list("animatediff_motion_lora")
+
+
+def test_newer_comfyuis_on_load_then_get_node_list_registers_each_folder_once(comfy_host):
+    import folder_paths
+
+    pack = _pack_as_comfy_loaded_it()
+    extension = sys.modules[pack.__name__ + ".nodes"].KinemaExtension()
+    before = {key: list(folder_paths.get_folder_paths(key)) for key in ("animatediff_models", "animatediff_motion_lora")}
+    asyncio.run(extension.on_load())
+    node_list = asyncio.run(extension.get_node_list())
+    assert node_list and {key: folder_paths.get_folder_paths(key) for key in before} == before
+    for key, paths in before.items():
+        assert len(paths) == len(set(paths)) and Path(paths[0]) == Path(folder_paths.models_dir) / key
+
+
+def test_motion_modules_load_into_the_hosts_core_patcher_class(comfy_host, model_files, monkeypatch):
+    """Newer ComfyUI builds models with CoreModelPatcher, which its main.py rebinds at start-up under DynamicVRAM."""
+    import comfy.model_patcher
+
+    class DynamicPatcher(comfy.model_patcher.ModelPatcher):
+        pass
+
+    monkeypatch.setattr(comfy.model_patcher, "CoreModelPatcher", DynamicPatcher, raising=False)  # what that main.py does
+    nodes = sys.modules[_pack_as_comfy_loaded_it().__name__ + ".nodes"]
+    loaded = nodes.motion_module_nodes.LoadMotionModule.execute(model_files["mm_v2"].name).args[0]
+    assert type(loaded.patcher) is DynamicPatcher

@@ -86,8 +86,8 @@ def test_motion_latents_match_independent_ddpm_arithmetic(comfy_host, checkpoint
     """Frames 2..F = DDIM of frame 1 to t0 (core KSamplerAdvanced), warped by diffusers' function,
     re-noised in DDPM scaling with diffusers' scheduler alphas, back in ComfyUI's scaling."""
     ckpt, scale = checkpoint
-    diffusers = pytest.importorskip("diffusers")
-    t2vz = pytest.importorskip("diffusers.pipelines.text_to_video_synthesis.pipeline_text_to_video_zero")
+    import diffusers
+    from diffusers.pipelines.text_to_video_synthesis import pipeline_text_to_video_zero as t2vz
     prompt = motion_nodes(base_prompt(ckpt))
     prompt["12"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}}
     t0_step = STEPS - T0 - 1
@@ -206,11 +206,9 @@ def test_anchored_chunks_give_the_unchunked_result(comfy_host, ckpt):
 
 
 @pytest.mark.heavy
-def test_core_context_windows_run_with_cross_frame_attention(comfy_host, ckpt):
+def test_core_context_windows_run_with_cross_frame_attention(comfy_host, ckpt, context_windows_node):
     prompt = base_prompt(ckpt, frames=10)
-    prompt["9"] = {"class_type": "ContextWindowsManual", "inputs": {
-        "model": ["5", 0], "context_length": 4, "context_overlap": 1, "context_schedule": "standard_static", "context_stride": 1,
-        "closed_loop": False, "fuse_method": "pyramid", "dim": 0}}
+    prompt["9"] = context_windows_node(["5", 0], 4, 1, context_schedule="standard_static")
     prompt["11"] = {"class_type": "KSampler", "inputs": {
         "model": ["9", 0], "seed": SEED, "steps": 2, "cfg": CFG, "sampler_name": "ddim", "scheduler": "ddim_uniform",
         "positive": ["2", 0], "negative": ["3", 0], "latent_image": ["4", 0], "denoise": 1.0}}
@@ -219,14 +217,6 @@ def test_core_context_windows_run_with_cross_frame_attention(comfy_host, ckpt):
 
 
 # -- the patch inside ComfyUI's real SD1.5 UNet ---------------------------------------------
-@pytest.fixture(scope="module")
-def sd15(model_files, comfy_host):
-    import comfy.sd
-
-    model, *_ = comfy.sd.load_checkpoint_guess_config(str(model_files["sd15"]), output_vae=False, output_clip=False)
-    return model
-
-
 def cross_frame(model, **options):
     from kinema.nodes.text2video_zero_nodes import CrossFrameAttention
 
@@ -281,12 +271,13 @@ def test_in_the_unet_one_frame_is_the_plain_model_and_uncond_never_reaches_cond(
 
 @pytest.mark.heavy
 def test_stacks_with_animatediff_and_with_itself(sd15, model_files):
-    from kinema import comfy_glue
+    from kinema.comfy_glue.patcher import wrap_in_patcher
     from kinema.motion_modules.formats import load_motion_module
-    from kinema.motion_modules.injection import MotionSettings, attach_motion_modules
+    from kinema.motion_modules.injection import MotionSettings
+    from kinema.nodes.motion_attach import attach_motion_modules
 
     motion_set, _ = load_motion_module(model_files["mm_v2"])
-    animated = attach_motion_modules(sd15, comfy_glue.wrap_in_patcher(motion_set.float()), MotionSettings(pe_length=32))
+    animated = attach_motion_modules(sd15, wrap_in_patcher(motion_set.float()), MotionSettings(pe_length=32))
     x = frames_in(4)
     both = unet(cross_frame(animated), x, [0])
     assert not torch.equal(both, unet(animated, x, [0])) and not torch.equal(both, unet(cross_frame(sd15), x, [0]))
@@ -403,7 +394,9 @@ def test_inside_a_window_the_cross_frame_controlnet_sees_that_windows_control_im
             applied.cleanup()
         return torch.cat([t.flatten(1) for part in out.values() for t in part if t is not None], dim=1)
 
-    window = comfy.context_windows.IndexListContextWindow([0, 3, 4])
+    from kinema.comfy_glue.context_windows import index_list_window
+
+    window = index_list_window([0, 3, 4], total_frames=5)
     in_window = control(hints, {"context_window": window})
     assert torch.equal(in_window, control(hints[[0, 3, 4]], {}))
     assert not torch.equal(in_window, control(hints[:3], {})), "the first three images would be core's choice"

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 FRAMES, WINDOW, OVERLAP = 12, 6, 2
 
 
-def prompt(model_files, windowed: bool, late_colour: float, prefix: str) -> dict:
+def prompt(model_files, context_windows_node, windowed: bool, late_colour: float, prefix: str) -> dict:
     """Control images: frames 0..5 grey, frames 6..11 ``late_colour``; latent saved under ``prefix``."""
     control = ["15", 0]
     graph = {
@@ -23,9 +23,7 @@ def prompt(model_files, windowed: bool, late_colour: float, prefix: str) -> dict
         "2": {"class_type": "KinemaLoadMotionModule", "inputs": {"model_name": model_files["mm_v2"].name}},
         "3": {"class_type": "KinemaApplyMotionModule", "inputs": {
             "model": ["1", 0], "motion_model": ["2", 0], "scale": 1.0, "effect": 1.0, "beta_schedule": "autoselect"}},
-        "4": {"class_type": "ContextWindowsManual", "inputs": {
-            "model": ["3", 0], "context_length": WINDOW, "context_overlap": OVERLAP, "context_schedule": "standard_uniform",
-            "context_stride": 1, "closed_loop": False, "fuse_method": "pyramid", "dim": 0}},
+        "4": context_windows_node(["3", 0], WINDOW, OVERLAP),
         "5": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": "a lantern"}},
         "6": {"class_type": "CLIPTextEncode", "inputs": {"clip": ["1", 1], "text": "blurry"}},
         "10": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": FRAMES // 2, "color": 0x808080}},
@@ -57,11 +55,11 @@ def sampled(comfy_host, graph: dict, prefix: str) -> torch.Tensor:
 
 @pytest.mark.heavy
 @pytest.mark.parametrize("windowed", [False, True], ids=["core", "windowed"])
-def test_each_window_sees_its_own_control_images(comfy_host, model_files, windowed):
+def test_each_window_sees_its_own_control_images(comfy_host, model_files, context_windows_node, windowed):
     """Change only the control images of frames 6..11: frames only the first window holds must not move, the last ones must."""
     tag = "win" if windowed else "core"
-    dark = sampled(comfy_host, prompt(model_files, windowed, 0.0, f"wcn_{tag}_dark"), f"wcn_{tag}_dark")
-    light = sampled(comfy_host, prompt(model_files, windowed, 1.0, f"wcn_{tag}_light"), f"wcn_{tag}_light")
+    dark = sampled(comfy_host, prompt(model_files, context_windows_node, windowed, 0.0, f"wcn_{tag}_dark"), f"wcn_{tag}_dark")
+    light = sampled(comfy_host, prompt(model_files, context_windows_node, windowed, 1.0, f"wcn_{tag}_light"), f"wcn_{tag}_light")
     assert dark.shape == (FRAMES, 4, 8, 8)
     # one step, so frames 0 and 1 come from the first window [0..5] alone
     early_moved = not torch.allclose(dark[:2], light[:2], atol=1e-5)

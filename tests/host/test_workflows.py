@@ -105,3 +105,18 @@ def test_an_sd15_motion_module_is_refused_on_an_sdxl_model(comfy_host, model_fil
     assert result.error["node_type"] == "KinemaApplyMotionModule"
     message = result.error["exception_message"]
     assert model_files["mm_v2"].name in message and "SDXL" in message and "channels" in message
+
+
+@pytest.mark.heavy
+def test_a_v2_motion_lora_on_an_sdxl_module_is_refused_in_apply_motion_module(comfy_host, model_files):
+    """ComfyUI would patch the LoRA weights that happen to fit (about 120 of 168) and only log the rest."""
+    prompt = _apply_prompt(model_files["sdxl"].name, model_files["mm_sdxl"].name)  # the loader's output is cached from above
+    prompt["5"] = {"class_type": "KinemaLoadMotionLora", "inputs": {"lora_name": model_files["motion_lora_v2"].name, "strength": 1.0}}
+    prompt["3"]["inputs"]["motion_lora"] = ["5", 0]
+    result = comfy_host.run(prompt)
+    assert not result.success
+    assert result.error["node_type"] == "KinemaApplyMotionModule"
+    message = result.error["exception_message"]
+    assert f"motion LoRA {model_files['motion_lora_v2'].name!r} was made for another motion module type" in message
+    assert model_files["mm_sdxl"].name in message and "of its 168 weights do not fit" in message
+    assert "Use a motion LoRA made for this module" in message

@@ -1,4 +1,4 @@
-"""Motion LoRAs: key mapping, validation and the weight delta."""
+"""Motion LoRAs: key mapping, validation, and the check that a LoRA fits the motion module it is applied to."""
 
 from __future__ import annotations
 
@@ -8,10 +8,22 @@ import torch
 from kinema.motion_modules.errors import MotionLoraFormatError
 from kinema.motion_modules.formats import load_motion_module
 from kinema.motion_modules.layout import SD15_LAYOUT
-from kinema.motion_modules.lora import apply_motion_loras, load_motion_lora, lora_weight_delta, unmatched_targets
+from kinema.motion_modules.lora import MotionLoraMismatchError, fit_motion_lora, load_motion_lora
 from kinema.motion_modules.network import MotionModuleSet
 
 ATTN = "down_blocks.1.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.1"
+
+
+def shapes(state_dict) -> dict[str, tuple[int, ...]]:
+    return {key: tuple(value.shape) for key, value in state_dict.items()}
+
+
+def with_lora(state_dict, lora, strength: float) -> dict:
+    """An independent application of a motion LoRA in plain torch: weight + strength * up @ down, in fp32."""
+    out = dict(state_dict)
+    for target, (up, down) in lora.items():
+        out[target] = (out[target].float() + strength * (up.float() @ down.float())).to(out[target].dtype)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +45,8 @@ def test_full_size_lora_fits_a_full_size_v2_module_exactly(mm_files, tmp_path):
     lora = load_motion_lora(mm_files.write_motion_lora(tmp_path / "v2_lora_PanLeft.ckpt"))
     with torch.device("meta"):
         weights = MotionModuleSet(SD15_LAYOUT, 32, True).state_dict()
-    assert unmatched_targets(lora, weights) == []
+    fitted, left_out = fit_motion_lora(lora, shapes(weights), "v2_lora_PanLeft.ckpt", "mm_sd_v15_v2")
+    assert left_out == [] and fitted.keys() == lora.keys()
     for target, (up, down) in lora.items():
         assert (up.shape[0], down.shape[1]) == weights[target].shape and down.shape[0] == 64
         assert up.dtype == down.dtype == torch.float32
@@ -43,9 +56,9 @@ def test_strength_zero_changes_nothing_and_strength_s_adds_s_up_down(small_lora_
     lora = load_motion_lora(small_lora_path)
     network, _ = load_motion_module(small_file("v2"))
     original = {k: v.clone() for k, v in network.state_dict().items()}  # not views of the live parameters
-    unchanged = apply_motion_loras(original, [(lora, 0.0)])
+    unchanged = with_lora(original, lora, 0.0)
     assert all(torch.equal(unchanged[k], v) for k, v in original.items())
-    patched = apply_motion_loras(original, [(lora, 0.7)])
+    patched = with_lora(original, lora, 0.7)
     up, down = lora[f"{ATTN}.to_out.0.weight"]
     torch.testing.assert_close(patched[f"{ATTN}.to_out.0.weight"] - original[f"{ATTN}.to_out.0.weight"], 0.7 * up @ down)
     assert torch.equal(patched[f"{ATTN}.to_out.0.bias"], original[f"{ATTN}.to_out.0.bias"])  # biases untouched
@@ -59,26 +72,28 @@ def test_strength_zero_changes_nothing_and_strength_s_adds_s_up_down(small_lora_
     assert torch.equal(module(x, 4), before)
 
 
-def test_delta_is_computed_in_fp32(rand):
-    up, down = rand(6, 2, seed=1).half(), rand(2, 5, seed=2).half()
-    delta = lora_weight_delta(up, down, 2.0)
-    assert delta.dtype == torch.float32
-    torch.testing.assert_close(delta, 2.0 * up.float() @ down.float())
-
-
 def test_a_v2_lora_on_a_module_without_mid_block_skips_only_the_mid_entries(small_lora_path, small_file):
     lora = load_motion_lora(small_lora_path)
     network, _ = load_motion_module(small_file("v3"))
-    missing = unmatched_targets(lora, network.state_dict())
-    assert len(missing) == 8 and all(k.startswith("mid_block.") for k in missing)
-    patched = apply_motion_loras(network.state_dict(), [(lora, 1.0)])
-    assert set(patched) == set(network.state_dict())
+    fitted, left_out = fit_motion_lora(lora, shapes(network.state_dict()), "v2_lora_ZoomIn.ckpt", "v3_sd15_mm")
+    assert len(left_out) == 8 and all(k.startswith("mid_block.") for k in left_out)
+    assert set(fitted) == set(lora) - set(left_out) and set(fitted) <= set(network.state_dict())
 
 
-def test_a_lora_for_other_channels_is_refused(small_lora_path, small_file):
+def test_a_lora_for_other_channels_is_refused_naming_both_files(small_lora_path, small_file):
     network, _ = load_motion_module(small_file("sdxl"))  # up level 1 has 64 channels here, 128 in SD1.5
-    with pytest.raises(ValueError, match="made for another motion module type"):
-        apply_motion_loras(network.state_dict(), [(load_motion_lora(small_lora_path), 1.0)])
+    with pytest.raises(MotionLoraMismatchError, match=r"(?s)'v2_lora_ZoomIn.ckpt' was made for another motion module type "
+                       r"than mm_sdxl_v10_beta.*of its 168 weights do not fit.*Use a motion LoRA made for this module"):
+        fit_motion_lora(load_motion_lora(small_lora_path), shapes(network.state_dict()), "v2_lora_ZoomIn.ckpt", "mm_sdxl_v10_beta")
+
+
+def test_a_lora_with_weights_the_module_lacks_is_refused(small_lora_path, small_file):
+    lora = load_motion_lora(small_lora_path)
+    network, _ = load_motion_module(small_file("v2"))
+    weights = shapes(network.state_dict())
+    del weights[f"{ATTN}.to_q.weight"]  # a module with a mid block that lacks one LoRA target
+    with pytest.raises(MotionLoraMismatchError, match=f"1 of its 168 weights do not fit \\({ATTN}.to_q.weight is not in the module\\)"):
+        fit_motion_lora(lora, weights, "v2_lora_ZoomIn.ckpt", "mm_sd_v15_v2")
 
 
 def write(tmp_path, tensors, name="not_a_lora.ckpt"):

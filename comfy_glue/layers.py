@@ -1,0 +1,39 @@
+"""Layer classes and dtypes for models ComfyUI's memory manager holds (the motion modules).
+
+Checked on ComfyUI 0.3.75 and 0.8.0. Newer ComfyUI under DynamicVRAM builds
+``disable_weight_init.Linear`` with ``weight``/``bias`` None until ``_load_from_state_dict``
+fills them; the classes here inherit that, so motion modules must be filled by
+``load_state_dict`` before use (``motion_modules.formats.load_motion_module`` does).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+
+import comfy.model_management
+import comfy.ops
+import torch
+
+
+def motion_module_dtype() -> torch.dtype:
+    """ComfyUI's UNet compute dtype: its storage dtype, or for fp8 storage the dtype it computes in."""
+    dtype = comfy.model_management.unet_dtype()
+    compute = comfy.model_management.unet_manual_cast(dtype, comfy.model_management.get_torch_device())
+    return compute if compute is not None and dtype.itemsize == 1 else dtype
+
+
+def weight_casting_layers(linear: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]):
+    """ComfyUI's layer classes (``Linear``, ``LayerNorm``, ``GroupNorm``) for a model its memory manager may load
+    partially: in low-VRAM mode the weights that do not fit stay in system RAM and are cast onto the device per call,
+    with weight patches (LoRAs) applied on the way. A Linear whose weights need none of that computes ``linear``."""
+    ops = comfy.ops.disable_weight_init
+
+    class Linear(ops.Linear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if self.comfy_cast_weights or self.weight_function or self.bias_function:
+                return super().forward(x)
+            comfy.ops.run_every_op()  # ComfyUI's interrupt check, as its own layers make it
+            return linear(x, self.weight, self.bias)
+
+    return types.SimpleNamespace(Linear=Linear, LayerNorm=ops.LayerNorm, GroupNorm=ops.GroupNorm)
