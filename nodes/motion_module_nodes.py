@@ -64,7 +64,8 @@ class LoadMotionModule(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, model_name: str) -> bool | str:
-        # ComfyUI 0.3.75 does not check V3 combo values against their options: check the file here.
+        # 0.3.75 does not check V3 combo values against their options, and 0.8.0 on skips the ones named here: this
+        # check, with the folders searched and the fix, is the one users meet.
         return folders.missing_model_file(folders.MOTION_MODELS, model_name) or True
 
     @classmethod

@@ -268,7 +268,10 @@ class EmbeddedComfy:
         comfy.utils.set_progress_bar_enabled(enabled)
 
     def release_models(self) -> None:
-        """Drop cached node outputs and unload every model (as the page's "Unload models" button does)."""
+        """Drop cached node outputs and unload every model (as the page's "Unload models" button does), and hand the
+        freed memory back to the system (glibc keeps freed heap pages for reuse otherwise)."""
+        import ctypes
+        import ctypes.util
         import gc
 
         import comfy.model_management
@@ -276,6 +279,9 @@ class EmbeddedComfy:
         self._executor.reset()
         comfy.model_management.unload_all_models()
         gc.collect()
+        libc = ctypes.util.find_library("c")
+        if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
+            ctypes.CDLL(libc).malloc_trim(0)
 
     def on_event(self, callback) -> None:
         """Call ``callback(event, data)`` for every execution event (executing, progress, executed ...); None removes it."""

@@ -48,8 +48,11 @@ def for_host():
         for node_id, node in prompt.items()}
 
 
+_BOOTED_HOST = pytest.StashKey[object]()
+
+
 @pytest.fixture(scope="session")
-def comfy_host(home: Path, tmp_path_factory):
+def comfy_host(home: Path, tmp_path_factory, request):
     """ComfyUI booted in this process with the pack loaded and the fixture folders registered."""
     from fixtures import cache
     from kinema.runner.embedded import EmbeddedComfy, HostPaths, prepare_comfy_imports
@@ -57,7 +60,23 @@ def comfy_host(home: Path, tmp_path_factory):
     prepare_comfy_imports(comfyui_path())
     work = tmp_path_factory.mktemp("comfy-work")
     paths = HostPaths(comfyui=comfyui_path(), output=work / "output", work=work, model_dirs=cache.model_dirs(home))
-    return EmbeddedComfy(paths).boot()
+    host = request.config.stash[_BOOTED_HOST] = EmbeddedComfy(paths).boot()
+    return host
+
+
+@pytest.fixture(scope="session")
+def free_in_process_models(request):
+    """``free_in_process_models()``: unload what this session's in-process host holds, if it booted one.
+
+    The browser tier's server loads its own models; the host tiers before it leave SD1.5 and
+    SDXL loaded in this process, and both together do not fit a 24 GB machine.
+    """
+    def free() -> None:
+        host = request.config.stash.get(_BOOTED_HOST, None)
+        if host is not None:
+            host.release_models()
+
+    return free
 
 
 @pytest.fixture(scope="module")  # one module's tests share it; the next module loads its own

@@ -98,7 +98,7 @@ def declared_inputs(frontend_server, host_inputs) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="package")  # stopped after tests/browser: its models hold GBs of RAM
-def frontend_server(browser_tools, home, tmp_path_factory, request):
+def frontend_server(browser_tools, home, tmp_path_factory, request, free_in_process_models):
     from fixtures import cache
     from fixtures.sample_inputs import ORBIT_VIDEO, write_orbit_video
 
@@ -115,6 +115,7 @@ def frontend_server(browser_tools, home, tmp_path_factory, request):
     model_dirs = link_released_names(work / "models", _released_files_queued(), write_fixtures)
     # The vid2vid workflow's clip, by the name it ships with; 4 frames instead of 16 keep it quick on CPU.
     write_orbit_video(work / "input" / ORBIT_VIDEO, frames=SAMPLE_CLIP_FRAMES)
+    free_in_process_models()
     with ComfyServer(python=Path(sys.executable), comfyui=comfyui_path(), work=work, model_dirs=model_dirs) as server:
         yield server
 
