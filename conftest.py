@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests" / "plugins")]
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests" / "plugins"), str(ROOT / "tests" / "support")]
 
 from pack_import import import_pack  # noqa: E402
 

@@ -67,7 +67,7 @@ def interleaved_times(variants: dict, repeats: int) -> dict[str, dict[str, float
 def load_variants(names=VARIANTS) -> dict:
     import comfy.sd
 
-    from kinema.frame_attention import FrameAttentionPatch
+    from kinema.frame_attention import FrameAttention
     from kinema.nodes.text2video_zero_nodes import CrossFrameAttention
 
     plain, *_ = comfy.sd.load_checkpoint_guess_config(str(_host.fixture_files()["sd15"]), output_vae=False, output_clip=False)
@@ -78,7 +78,7 @@ def load_variants(names=VARIANTS) -> dict:
         out["anchor+previous"] = CrossFrameAttention.execute(plain, 0, True).args[0]
     for name, patcher in out.items():
         patches = patcher.model_options["transformer_options"].get("patches", {}).get("attn1_patch", [])
-        if (name != "plain") != any(isinstance(p, FrameAttentionPatch) for p in patches):
+        if (name != "plain") != any(isinstance(p, FrameAttention) for p in patches):
             raise RuntimeError(f"{name}: the A/B is not what it claims (attn1 patches {patches})")
     return out
 

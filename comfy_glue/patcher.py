@@ -55,6 +55,22 @@ def set_outer_sample_wrapper(patcher: ModelPatcher, key: str, wrapper: Callable)
     patcher.add_wrapper_with_key(OUTER_SAMPLE, key, wrapper)
 
 
+def set_sampling_run_option(patcher: ModelPatcher, key: str, option: str, make: Callable[[int | None], object]) -> None:
+    """Around each sampling run: ``transformer_options[option] = make(seed)`` in that run's own model options.
+
+    Checked on 0.3.75 and 0.8.0: an OUTER_SAMPLE wrapper (one per key) is called as
+    ``(executor, noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed, ...)`` on a guider
+    whose model options are a copy made for that sampling call.
+    """
+
+    def wrapper(executor, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False, seed=None,
+                *args, **kwargs):
+        executor.class_obj.model_options.setdefault("transformer_options", {})[option] = make(seed)
+        return executor(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed, *args, **kwargs)
+
+    set_outer_sample_wrapper(patcher, key, wrapper)
+
+
 def sampling_model_options(executor) -> dict:
     """The model options of the sampling call an OUTER_SAMPLE wrapper runs around (the guider's own copy). Checked on 0.3.75, 0.8.0."""
     return executor.class_obj.model_options

@@ -24,12 +24,11 @@ def unfold_frames(hidden: torch.Tensor, batch: int) -> torch.Tensor:
     return hidden.reshape(batch, -1, hidden.shape[-1])
 
 
-def fold_allowed(attn1_chain: Sequence, output_chain: Sequence, attn1_replaced: bool, is_ours: Callable[[object], bool]) -> bool:
-    """Whether a UNet call may see a chunk's frames folded between our patch and our restore.
+def fold_allowed(attn1_chain: Sequence, output_chain: Sequence, is_ours: Callable[[object], bool]) -> bool:
+    """Whether the patch chain lets a chunk's frames be folded between our patch and our restore.
 
-    Only when nothing else can see the folded layout: our patch runs last among the
-    ``attn1_patch`` entries, our restore first among the ``attn1_output_patch`` entries, and no
-    ``attn1`` replacement (PAG, SAG, another pack's attention) receives the projected batch.
+    Only when no other patch can see the folded layout: our patch runs last among the
+    ``attn1_patch`` entries and our restore first among the ``attn1_output_patch`` entries.
+    (Another node's ``attn1`` replacement would see it too: ``route`` rules those layers out.)
     """
-    return (bool(attn1_chain) and is_ours(attn1_chain[-1]) and bool(output_chain) and is_ours(output_chain[0])
-            and not attn1_replaced)
+    return bool(attn1_chain) and is_ours(attn1_chain[-1]) and bool(output_chain) and is_ours(output_chain[0])

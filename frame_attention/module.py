@@ -1,9 +1,10 @@
-"""A frame-source strategy as a drop-in self-attention module, for models that get no attention patches.
+"""Frame-attention features as a drop-in self-attention module, for models that get no attention patches.
 
-ComfyUI 0.3.75 runs a ControlNet without ``transformer_options``, so ``attn1_patch`` never
-reaches it and it never learns how its batch splits into guidance chunks. There the
-original self-attention module is swapped (on a patcher clone) for this wrapper, and the
-ControlNet itself tells ``GuidanceChunks`` the chunk count for the duration of each call.
+ComfyUI runs a ControlNet without ``transformer_options``, so ``attn1_patch`` never reaches it
+and it never learns how its batch splits into guidance chunks. There each self-attention
+module is swapped (on a patcher clone) for this wrapper, and the ControlNet itself tells
+``GuidanceChunks`` the chunk count for the duration of each call. The wrapper owns the whole
+attention call, so shared sources always fold; per-frame sources are copied per frame.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .context import CallFacts, frame_context
 from .fold import fold_frames, unfold_frames
-from .layout import frame_layout
-from .strategies import FrameSourceStrategy
+from .gather import chunk_sources, frame_sources
+from .plan import combine
+from .strategies import Strategy
 
 
 class GuidanceChunks:
@@ -24,12 +27,12 @@ class GuidanceChunks:
 
 
 class FrameSourcedSelfAttention(nn.Module):
-    """``inner`` (a ComfyUI CrossAttention used as self-attention) with K/V sources from ``strategy``."""
+    """``inner`` (a ComfyUI CrossAttention used as self-attention) with keys and values from ``features``."""
 
-    def __init__(self, inner: nn.Module, strategy: FrameSourceStrategy, chunks: GuidanceChunks) -> None:
+    def __init__(self, inner: nn.Module, features: tuple[tuple[str, Strategy], ...], chunks: GuidanceChunks) -> None:
         super().__init__()
         self.inner = inner
-        self.strategy = strategy
+        self.features = features
         self.chunks = chunks
 
     def forward(self, x: torch.Tensor, context=None, value=None, mask=None, transformer_options=None):
@@ -37,12 +40,13 @@ class FrameSourcedSelfAttention(nn.Module):
         if context is not None or self.chunks.count is None:
             # not a plain self-attention call, or called outside a chunk-aware caller: leave it alone
             return self.inner(x, context=context, value=value, mask=mask, transformer_options=options)
-        layout = frame_layout(x.shape[0], [0] * self.chunks.count)
-        if layout.frames == 1:
+        ctx = frame_context(x.shape[0], CallFacts(chunk_kinds=(0,) * self.chunks.count))
+        plan = combine([strategy.plan(ctx, x) for _, strategy in self.features], ctx.layout.frames)
+        if plan is None or plan.sampled is not None:  # sampled tokens need banks and a sampling run: not in a ControlNet
             return self.inner(x, mask=mask, transformer_options=options)
-        shared = self.strategy.shared_sources(x, layout)
-        if shared is not None:
-            out = self.inner(fold_frames(x, layout.chunks), context=shared, value=shared, mask=mask, transformer_options=options)
+        if plan.shared:
+            shared = chunk_sources(x, ctx.layout, plan)
+            out = self.inner(fold_frames(x, ctx.layout.chunks), context=shared, value=shared, mask=mask, transformer_options=options)
             return unfold_frames(out, x.shape[0])
-        sources = self.strategy.sources(x, layout)
+        sources = frame_sources(x, ctx.layout, plan)
         return self.inner(x, context=sources, value=sources, mask=mask, transformer_options=options)

@@ -1,13 +1,8 @@
-"""Strategies: which frames' tokens become the keys and values of each frame's self-attention.
+"""Strategies: which tokens become the keys and values of each frame's self-attention, stated as a plan.
 
-A strategy maps hidden states ``[chunks*frames, tokens, C]`` to the source tokens
-``[chunks*frames, tokens*sources, C]`` that ComfyUI then projects to K and V. Sources are
-picked inside each guidance chunk only, so cond never sees uncond. Memory is linear in the
-frame count: each frame gets a fixed number of source frames, never all of them.
-
-When every frame of a chunk has the same sources (``shared_sources``), the callers skip
-the per-frame copy altogether: the chunk's frames become one long query sequence against
-those sources once (see ``fold``), which is the same attention at less memory.
+A strategy sees the call's context and the hidden states its sources come from and returns
+a ``SourcePlan`` (or None to leave the call alone); it never reshapes tensors. Sources are
+picked inside each guidance chunk only, so cond never sees uncond.
 """
 
 from __future__ import annotations
@@ -17,15 +12,12 @@ from typing import Protocol
 
 import torch
 
-from .layout import FrameLayout
+from .context import FrameContext
+from .plan import SourcePlan
 
 
-class FrameSourceStrategy(Protocol):
-    name: str
-
-    def sources(self, hidden: torch.Tensor, layout: FrameLayout) -> torch.Tensor: ...
-
-    def shared_sources(self, hidden: torch.Tensor, layout: FrameLayout) -> torch.Tensor | None: ...
+class Strategy(Protocol):
+    def plan(self, ctx: FrameContext, tokens: torch.Tensor) -> SourcePlan | None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,37 +31,28 @@ class AnchorStrategy:
 
     anchor: int = 0
     with_previous: bool = False
-    name: str = "anchor"
 
-    def check(self, layout: FrameLayout) -> None:
-        if not 0 <= self.anchor < layout.frames:
+    def plan(self, ctx: FrameContext, tokens: torch.Tensor) -> SourcePlan | None:
+        frames = ctx.layout.frames
+        if frames == 1:
+            return None  # one frame attends to itself: plain self-attention
+        if not 0 <= self.anchor < frames:
             raise ValueError(
-                f"cross-frame attention: anchor frame {self.anchor} is outside the {layout.frames} frames the UNet sees "
-                f"in this pass (the clip, or one context window); use an anchor below {layout.frames}."
+                f"cross-frame attention: anchor frame {self.anchor} is outside the {frames} frames the UNet sees "
+                f"in this pass (the clip, or one context window); use an anchor below {frames}."
             )
-
-    def sources(self, hidden: torch.Tensor, layout: FrameLayout) -> torch.Tensor:
-        self.check(layout)
-        _, tokens, channels = hidden.shape
-        # [B*F, N, C] -> [B, F, N, C]
-        frames = hidden.view(layout.chunks, layout.frames, tokens, channels)
-        # [B, 1, N, C] -> [B, F, N, C] (a view: no copy yet)
-        picked = frames[:, self.anchor:self.anchor + 1].expand(-1, layout.frames, -1, -1)
-        if self.with_previous:
-            previous = torch.arange(layout.frames, device=hidden.device).sub(1).clamp(min=0)
-            # [B, F, N, C] (frame f holds frame f-1) -> [B, F, 2N, C]
-            picked = torch.cat([picked, frames[:, previous]], dim=2)
-        # [B, F, M, C] -> [B*F, M, C]
-        return picked.reshape(layout.chunks * layout.frames, -1, channels)
-
-    def shared_sources(self, hidden: torch.Tensor, layout: FrameLayout) -> torch.Tensor | None:
-        """The anchor's tokens once per chunk, [B, N, C] (a view), when all frames share them; else None."""
-        if self.with_previous:
-            return None  # each frame has its own previous frame
-        self.check(layout)
-        _, tokens, channels = hidden.shape
-        # [B*F, N, C] -> [B, F, N, C] -> [B, N, C]
-        return hidden.view(layout.chunks, layout.frames, tokens, channels)[:, self.anchor]
+        if not self.with_previous:
+            return SourcePlan(frames=(self.anchor,))
+        return SourcePlan(frames=tuple((self.anchor, max(f - 1, 0)) for f in range(frames)))
 
 
-STRATEGIES = {"anchor": AnchorStrategy}
+@dataclasses.dataclass(frozen=True)
+class AllFramesStrategy:
+    """ControlVideo's fully cross-frame attention: every frame attends to the tokens of all frames of its chunk."""
+
+    def plan(self, ctx: FrameContext, tokens: torch.Tensor) -> SourcePlan | None:
+        frames = ctx.layout.frames
+        return None if frames == 1 else SourcePlan(frames=tuple(range(frames)))
+
+
+STRATEGIES = {"anchor": AnchorStrategy, "all_frames": AllFramesStrategy}

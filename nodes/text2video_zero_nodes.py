@@ -7,26 +7,18 @@ import dataclasses
 
 import torch
 
-from ..comfy_glue import attention, context_windows, controlnet, patcher, sampling
-from ..frame_attention import (
-    FOLD_BATCH_OPTION,
-    AnchorStrategy,
-    FrameAttentionPatch,
-    FrameSourcedSelfAttention,
-    GuidanceChunks,
-    RestoreFrameBatch,
-    fold_allowed,
-    is_frame_attention_patch,
-)
+from ..comfy_glue import context_windows, controlnet, sampling
+from ..frame_attention import AnchorStrategy, FrameSourcedSelfAttention, GuidanceChunks
 from ..text2video_zero import anchored_chunks, motion_schedule
 from ..text2video_zero.motion_latents import MotionSettings, SamplingHooks, motion_dynamics_latents
 from ..text2video_zero.renoise import alphabar_of_sigma
 from ..text2video_zero.smoothing import BackgroundSmoothingDDIM
 from ..windowing import window_plan
-from .frame_batch_windows import add_window_support, images_for_window
+from .frame_attention_binding import apply_feature
+from .frame_batch_windows import images_for_window
 from .schema import io
 
-PATCH_KEY = "kinema_text2video_zero"
+FEATURE_KEY = "kinema_text2video_zero"  # the cross-frame feature's key in a model's frame attention
 CATEGORY = "Kinema/Text2Video-Zero"
 MOTION_X_TIP = "Camera-like drift per frame, in pixels of a 512-px grid (also at other sizes): frame k moves by k times this along x. 0 = no drift."
 MOTION_Y_TIP = "The same along y (down is positive)."
@@ -57,20 +49,8 @@ class CrossFrameAttention(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, anchor_frame: int, attend_previous_frame: bool) -> io.NodeOutput:
-        patched = model.clone()
-        patch = FrameAttentionPatch(AnchorStrategy(anchor=anchor_frame, with_previous=attend_previous_frame))
-        attention.set_attn1_patch(patched, patch, RestoreFrameBatch(), is_frame_attention_patch)
-        patcher.set_unet_call_wrapper(patched, PATCH_KEY, _fold_when_allowed)
-        add_window_support(patched)
-        return io.NodeOutput(patched)
-
-
-def _fold_when_allowed(x: torch.Tensor, transformer_options: dict, call):
-    """Around each UNet call: tell the patch it may fold frames (the batch size) when nothing else sees the layout."""
-    facts = attention.attn1_patches(transformer_options)
-    if fold_allowed(facts.chain, facts.output_chain, facts.replaced, is_frame_attention_patch):
-        transformer_options = {**transformer_options, FOLD_BATCH_OPTION: x.shape[0]}
-    return call(transformer_options)
+        strategy = AnchorStrategy(anchor=anchor_frame, with_previous=attend_previous_frame)
+        return io.NodeOutput(apply_feature(model, FEATURE_KEY, strategy))
 
 
 class MotionDynamicsLatents(io.ComfyNode):
@@ -266,7 +246,7 @@ class CrossFrameControlNet(io.ComfyNode):
         strategy = AnchorStrategy(anchor=anchor_frame, with_previous=attend_previous_frame)
         chunks = GuidanceChunks()
         patched = controlnet.window_aware_controlnet(control_net, images_for_window, chunks)
-        controlnet.with_self_attention(patched, lambda original: FrameSourcedSelfAttention(original, strategy, chunks))
+        controlnet.with_self_attention(patched, lambda original: FrameSourcedSelfAttention(original, ((FEATURE_KEY, strategy),), chunks))
         return io.NodeOutput(patched)
 
 

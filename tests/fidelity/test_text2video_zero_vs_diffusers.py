@@ -11,7 +11,7 @@ import pytest
 import torch
 from diffusers.pipelines.text_to_video_synthesis import pipeline_text_to_video_zero as t2vz
 
-from kinema.frame_attention import FOLD_BATCH_OPTION, AnchorStrategy, FrameAttentionPatch, RestoreFrameBatch
+from kinema.frame_attention import ROUTE_OPTION, AnchorStrategy, FrameAttention, FrameAttentionReplacement, RestoreFrameBatch, Route
 from kinema.text2video_zero import warp_frames
 
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -52,16 +52,31 @@ def blocks(comfy_host):
     return theirs, ours, context_dim
 
 
-@pytest.mark.parametrize("fold", [False, True], ids=["per-frame sources", "frames folded"])
-def test_cross_frame_attention_matches_diffusers_in_a_real_comfy_block(blocks, fold):
+LAYER = ("output", 3, 0)
+
+
+def cross_frame_patch() -> FrameAttention:
+    """Our patch as Cross-Frame Attention makes it, with the glue's facts and attention (kinema.nodes binding)."""
+    from kinema.comfy_glue.attention import self_attention
+    from kinema.nodes.frame_attention_binding import read_facts
+
+    return FrameAttention(read_facts=read_facts, attend=self_attention).with_feature("t2vz", AnchorStrategy())
+
+
+@pytest.mark.parametrize("way", ["copy", "fold", "replacement"], ids=["per-frame sources", "frames folded", "our replacement"])
+def test_cross_frame_attention_matches_diffusers_in_a_real_comfy_block(blocks, way):
     theirs, ours, context_dim = blocks
     frames, tokens = 6, 20
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(2 * frames, tokens, 64, generator=generator)
     # [2, 77-ish, D] per chunk -> one text embedding per frame, uncond chunk first as in diffusers
     text = torch.randn(2, 7, context_dim, generator=generator).repeat_interleave(frames, 0)
-    patches = {"attn1_patch": [FrameAttentionPatch(AnchorStrategy())], "attn1_output_patch": [RestoreFrameBatch()]}
-    options = {"patches": patches, "cond_or_uncond": [1, 0], **({FOLD_BATCH_OPTION: x.shape[0]} if fold else {})}
+    patch = cross_frame_patch()
+    patches = {"attn1_patch": [patch], "attn1_output_patch": [RestoreFrameBatch()]}
+    route = Route(batch=x.shape[0], fold=way == "fold", ours=frozenset({LAYER}) if way == "replacement" else frozenset())
+    options = {"patches": patches, "cond_or_uncond": [1, 0], "block": LAYER[:2], "block_index": LAYER[2], ROUTE_OPTION: route}
+    if way == "replacement":
+        options["patches_replace"] = {"attn1": {LAYER: FrameAttentionReplacement(patch)}}
     with torch.no_grad():
         expected = theirs(x, encoder_hidden_states=text)
         got = ours(x, context=text, transformer_options=options)
@@ -77,6 +92,6 @@ def test_cross_frame_attention_output_matches_the_processor(blocks):
     hidden = torch.randn(2 * frames, 16, 64, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected = theirs.attn1(hidden)
-        n, context, value = FrameAttentionPatch(AnchorStrategy())(hidden, hidden, hidden, {"cond_or_uncond": [1, 0]})
+        n, context, value = cross_frame_patch()(hidden, hidden, hidden, {"cond_or_uncond": [1, 0]})
         got = ours.attn1(n, context=context, value=value)
     torch.testing.assert_close(got, expected, **TOL)

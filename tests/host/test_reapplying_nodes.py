@@ -24,6 +24,8 @@ def hooks(model) -> dict:
         "wrappers": {kind: {key: len(found) for key, found in keys.items()} for kind, keys in model.wrappers.items()},
         "patches": {name: sorted(type(entry[0] if isinstance(entry, tuple) else entry).__name__ for entry in entries)
                     for name, entries in patches.items()},
+        "replacements": {name: sorted((key, type(fn).__name__) for key, fn in entries.items())
+                         for name, entries in model.model_options.get("transformer_options", {}).get("patches_replace", {}).items()},
         "object_patches": sorted(model.object_patches),
         "injections": {key: len(found) for key, found in model.injections.items()},
         "additional_models": {key: len(found) for key, found in model.additional_models.items()},
@@ -76,10 +78,12 @@ def test_every_kinema_feature_together_keeps_one_of_each(sd15, motion_model):
 
     model = cross_frame(apply_motion(cross_frame(apply_motion(sd15, motion_model), None), motion_model), None)
     counts = hooks(model)["wrappers"]
-    assert counts["outer_sample"] == {"kinema_motion_modules": 1, WINDOWS_KEY: 1}
-    assert counts["diffusion_model"] == {"kinema_motion_modules": 1, "kinema_text2video_zero": 1}
-    assert hooks(model)["patches"]["attn1_patch"] == ["FrameAttentionPatch"]
+    assert counts["outer_sample"] == {"kinema_motion_modules": 1, WINDOWS_KEY: 1, "kinema_frame_attention": 1}
+    assert counts["diffusion_model"] == {"kinema_motion_modules": 1, "kinema_frame_attention": 1}
+    assert hooks(model)["patches"]["attn1_patch"] == ["FrameAttention"]
     assert hooks(model)["patches"]["attn1_output_patch"] == ["RestoreFrameBatch"]
+    replacements = hooks(model)["replacements"]["attn1"]
+    assert len(replacements) == 16 and {name for _, name in replacements} == {"FrameAttentionReplacement"}, "every SD1.5 attn1"
 
 
 def test_a_cross_frame_controlnet_of_a_cross_frame_controlnet_wraps_the_original_attention(model_files, comfy_host):
@@ -95,3 +99,17 @@ def test_a_cross_frame_controlnet_of_a_cross_frame_controlnet_wraps_the_original
     assert not any(isinstance(r.inner, FrameSourcedSelfAttention) for r in replacements)
     assert all(r.strategy.anchor == 1 and r.strategy.with_previous for r in replacements)
     assert not loaded.control_model_wrapped.object_patches, "the loaded ControlNet is left alone"
+
+
+def test_two_frame_attention_features_share_one_patch_and_reapplying_one_keeps_the_other(sd15):
+    from kinema.frame_attention import AllFramesStrategy, AnchorStrategy, FrameAttention
+    from kinema.nodes.frame_attention_binding import apply_feature, model_patch
+
+    both = apply_feature(apply_feature(sd15, "t2vz", AnchorStrategy(anchor=1)), "controlvideo", AllFramesStrategy())
+    again = apply_feature(both, "t2vz", AnchorStrategy(anchor=0))
+    chain = again.model_options["transformer_options"]["patches"]["attn1_patch"]
+    assert sum(isinstance(entry, FrameAttention) for entry in chain) == 1, "one Kinema patch, however many features"
+    assert [key for key, _ in model_patch(again).features] == ["controlvideo", "t2vz"]
+    assert model_patch(again).feature("t2vz").anchor == 0 and isinstance(model_patch(again).feature("controlvideo"), AllFramesStrategy)
+    assert model_patch(both).feature("t2vz").anchor == 1, "the model the node was given keeps its own patch"
+    assert hooks(again) == hooks(both)

@@ -282,9 +282,11 @@ def test_stacks_with_animatediff_and_with_itself(sd15, model_files):
     both = unet(cross_frame(animated), x, [0])
     assert not torch.equal(both, unet(animated, x, [0])) and not torch.equal(both, unet(cross_frame(sd15), x, [0]))
     # applying the node twice replaces our patch instead of stacking a second one
+    from kinema.nodes.text2video_zero_nodes import FEATURE_KEY
+
     twice = cross_frame(cross_frame(sd15, anchor=1))
     patches = twice.model_options["transformer_options"]["patches"]["attn1_patch"]
-    assert len(patches) == 1 and patches[0].strategy.anchor == 0
+    assert len(patches) == 1 and patches[0].feature(FEATURE_KEY).anchor == 0
 
 
 def self_attention_batches(patcher, x: torch.Tensor, cond_or_uncond: list[int]) -> tuple[torch.Tensor, set[tuple[int, int]]]:
@@ -300,25 +302,37 @@ def self_attention_batches(patcher, x: torch.Tensor, cond_or_uncond: list[int]) 
 
 
 @pytest.mark.heavy
-def test_frames_fold_into_one_query_sequence_only_when_nothing_else_sees_the_layout(sd15):
-    """The anchor's K/V are projected once per chunk (no per-frame copy) unless another patch could see the fold."""
+def test_keys_and_values_are_never_copied_per_frame_and_other_nodes_replacements_keep_their_layers(sd15):
+    """The anchor's K/V once per chunk: folded into one query sequence when nothing else sees the layout, else through our
+    attn1 replacement from the projected keys (a later pack's patch then sees one row per frame); another node's
+    replacement of a block (PAG-like) keeps that block."""
     x = frames_in(6)  # [cond 3 frames; uncond 3 frames]
     model = cross_frame(sd15)
     folded, batches = self_attention_batches(model, x, [0, 1])
     assert batches == {(2, 2)}, "one query sequence per guidance chunk"
 
-    def identity_patch(n, context, value, extra_options):
+    rows_seen = set()
+
+    def later_patch(n, context, value, extra_options):
+        rows_seen.add(n.shape[0])
         return n, context, value
 
     after_ours = model.clone()
-    after_ours.set_model_attn1_patch(identity_patch)  # a later pack's patch expects one row per frame
-    copied, batches = self_attention_batches(after_ours, x, [0, 1])
-    assert batches == {(6, 6)}
-    torch.testing.assert_close(folded, copied, rtol=1e-4, atol=1e-4)
+    after_ours.set_model_attn1_patch(later_patch)  # a later pack's patch expects one row per frame
+    replaced_route, batches = self_attention_batches(after_ours, x, [0, 1])
+    assert rows_seen == {6} and batches == {(2, 2)}, "the later patch sees frames; the keys still come once per chunk"
+    torch.testing.assert_close(replaced_route, folded, rtol=1e-4, atol=1e-4)
+
+    pag_calls = []
+
+    def pag_like(q, k, v, extra_options):
+        pag_calls.append(q.shape[0])
+        return v
 
     replaced = model.clone()
-    replaced.set_model_attn1_replace(lambda q, k, v, extra_options: v, "middle", 0)  # PAG-like: would break on a fold
-    assert self_attention_batches(replaced, x, [0, 1])[1] == {(6, 6)}
+    replaced.set_model_attn1_replace(pag_like, "middle", 0)  # keyed by the block, as PAG does: ours hands it the call
+    _, batches = self_attention_batches(replaced, x, [0, 1])
+    assert pag_calls == [6] and batches == {(2, 2)}, "PAG's layer as PAG has it; the other layers still fold"
     before_ours = cross_frame(after_ours)  # ours re-applied: last again
     assert self_attention_batches(before_ours, x, [0, 1])[1] == {(2, 2)}
 
@@ -400,3 +414,26 @@ def test_inside_a_window_the_cross_frame_controlnet_sees_that_windows_control_im
     in_window = control(hints, {"context_window": window})
     assert torch.equal(in_window, control(hints[[0, 3, 4]], {}))
     assert not torch.equal(in_window, control(hints[:3], {})), "the first three images would be core's choice"
+
+
+@pytest.mark.heavy
+def test_all_frames_attention_in_the_real_unet_gives_the_same_output_on_every_route(sd15):
+    """Folded, through our replacement (a later pack's patch), and per-frame copies (a call with no route): one result."""
+    from kinema.frame_attention import AllFramesStrategy
+    from kinema.nodes.frame_attention_binding import apply_feature
+
+    x = frames_in(6)
+    model = apply_feature(sd15, "controlvideo", AllFramesStrategy())
+    folded, batches = self_attention_batches(model, x, [0, 1])
+    assert batches == {(2, 2)}
+    later = model.clone()
+    later.set_model_attn1_patch(lambda n, context, value, extra_options: (n, context, value))
+    replaced, batches = self_attention_batches(later, x, [0, 1])
+    assert batches == {(2, 2)}, "keys once per chunk"
+    torch.testing.assert_close(replaced, folded, rtol=1e-4, atol=1e-4)
+    copied = unet(model, x, [0, 1], wrappers={})  # no wrappers: no route, so every frame gets its own copy of the sources
+    torch.testing.assert_close(copied, folded, rtol=1e-4, atol=1e-4)
+    plain = unet(sd15, x, [0, 1])
+    assert not torch.allclose(folded, plain, atol=1e-3)
+    single = unet(model, x[:1], [0])
+    torch.testing.assert_close(single, unet(sd15, x[:1], [0]), rtol=1e-5, atol=1e-5)

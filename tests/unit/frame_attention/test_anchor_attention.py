@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kinema.frame_attention import FOLD_BATCH_OPTION, AnchorStrategy, FrameAttentionPatch, FrameLayoutError, RestoreFrameBatch, frame_layout
+from frame_attention_support import call_options, patch_with
+from kinema.frame_attention import AnchorStrategy, FrameLayoutError, RestoreFrameBatch, frame_layout
 
 HEADS, TOKENS, C = 2, 6, 8
 
@@ -23,10 +24,10 @@ def attend(hidden: torch.Tensor, cond_or_uncond: list[int], strategy: AnchorStra
     ``fold``: the options say nothing else sees the layout between the patch and RestoreFrameBatch.
     """
     to_q, to_k, to_v = projections(seed)
-    options = {"cond_or_uncond": cond_or_uncond, **({FOLD_BATCH_OPTION: hidden.shape[0]} if fold else {})}
+    options = call_options(cond_or_uncond, hidden.shape[0], fold=fold)
     n, context, value = hidden, hidden, hidden
     if strategy is not None:
-        n, context, value = FrameAttentionPatch(strategy)(n, context, value, options)
+        n, context, value = patch_with(strategy)(n, context, value, options)
     q, k, v = to_q(n), to_k(context), to_v(value)
     # [B, N, C] -> [B, heads, N, C/heads]
     split = lambda t: t.view(t.shape[0], -1, HEADS, C // HEADS).transpose(1, 2)  # noqa: E731
@@ -113,7 +114,7 @@ def test_separate_passes_match_the_joint_pass():
 def test_a_split_context_and_value_are_each_sourced():
     """An earlier attn1_patch may hand different context and value tensors: both get the anchor's rows."""
     x, value = hidden_states(1, 3), hidden_states(1, 3, seed=5)
-    _, k, v = FrameAttentionPatch(AnchorStrategy())(x, x, value, {"cond_or_uncond": [0]})
+    _, k, v = patch_with(AnchorStrategy())(x, x, value, call_options([0], 3))
     assert torch.equal(k, x[:1].expand(3, -1, -1)) and torch.equal(v, value[:1].expand(3, -1, -1))
 
 
@@ -123,7 +124,7 @@ def test_layout_errors_name_the_problem():
     with pytest.raises(FrameLayoutError, match="does not split into 2 guidance chunks"):
         frame_layout(5, [1, 0])
     with pytest.raises(ValueError, match="anchor frame 4 is outside the 4 frames"):
-        FrameAttentionPatch(AnchorStrategy(anchor=4))(*(hidden_states(1, 4),) * 3, {"cond_or_uncond": [0]})
+        patch_with(AnchorStrategy(anchor=4))(*(hidden_states(1, 4),) * 3, call_options([0], 4))
 
 
 class SelfAttention(torch.nn.Module):
@@ -145,7 +146,7 @@ def test_the_module_form_equals_the_patch_form_and_is_inert_outside_a_chunk_awar
     from kinema.frame_attention import FrameSourcedSelfAttention, GuidanceChunks
 
     chunks = GuidanceChunks()
-    module = FrameSourcedSelfAttention(SelfAttention(), AnchorStrategy(), chunks)
+    module = FrameSourcedSelfAttention(SelfAttention(), (("test", AnchorStrategy()),), chunks)
     x = hidden_states(2, 4)
     assert torch.equal(module(x), SelfAttention()(x)), "no chunk count: plain self-attention"
     chunks.count = 2
@@ -167,14 +168,14 @@ def test_folding_the_frames_into_one_query_sequence_is_the_same_attention(cond_o
 
 def test_the_patch_folds_only_when_allowed_and_only_shared_sources():
     x = hidden_states(2, 3)
-    allowed = {"cond_or_uncond": [1, 0], FOLD_BATCH_OPTION: 6}
-    n, k, v = FrameAttentionPatch(AnchorStrategy(anchor=1))(x, x, x, allowed)
+    allowed = call_options([1, 0], 6, fold=True)
+    n, k, v = patch_with(AnchorStrategy(anchor=1))(x, x, x, allowed)
     assert n.shape == (2, 3 * TOKENS, C) and k.shape == (2, TOKENS, C) and k is v
     assert n.data_ptr() == x.data_ptr() and k.data_ptr() == x[1].data_ptr(), "views of the hidden states, no copies"
     assert torch.equal(k, x[[1, 4]])
-    n, k, _ = FrameAttentionPatch(AnchorStrategy())(x, x, x, {"cond_or_uncond": [1, 0]})
-    assert n is x and k.shape == x.shape, "no option: per-frame sources, as before"
-    n, k, _ = FrameAttentionPatch(AnchorStrategy(with_previous=True))(x, x, x, allowed)
+    n, k, _ = patch_with(AnchorStrategy())(x, x, x, call_options([1, 0], 6))
+    assert n is x and k.shape == x.shape, "not allowed: per-frame sources, as before"
+    n, k, _ = patch_with(AnchorStrategy(with_previous=True))(x, x, x, allowed)
     assert n is x and k.shape == (6, 2 * TOKENS, C), "anchor + previous frame differ per frame: never folded"
     assert RestoreFrameBatch()(x, allowed) is x, "an unfolded output passes through"
     with_previous = attend(x, [1, 0], AnchorStrategy(with_previous=True), fold=True)

@@ -1,0 +1,82 @@
+"""The one place a plan becomes tensors: views where the sources are shared, copies only of what is per frame.
+
+Before projection (an ``attn1_patch`` hands ComfyUI the sources it then projects):
+``chunk_sources`` gives a chunk's shared sources once ([chunks, M, C], a view of the batch
+when the frames are consecutive); ``frame_sources`` gives every frame its own row of
+sources ([chunks*frames, M, C], a copy). After projection (an attn1 replacement has the
+projected q/k/v): ``chunk_attention`` attends a chunk's frames, folded into one query
+sequence, to the chunk's shared projected keys and values, and ``sampled_attention`` attends
+frame by frame when each frame's sources differ in count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .fold import fold_frames, unfold_frames
+from .layout import FrameLayout
+from .plan import SourcePlan, source_rows
+
+Attend = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (q, k, v) [b, tokens, heads*dim] -> out
+
+
+def _by_frame(tokens: torch.Tensor, layout: FrameLayout) -> torch.Tensor:
+    # [B*F, N, C] -> [B, F, N, C]
+    return tokens.view(layout.chunks, layout.frames, *tokens.shape[1:])
+
+
+def shared_frames(tokens: torch.Tensor, layout: FrameLayout, frames: tuple[int, ...]) -> torch.Tensor:
+    """The tokens of ``frames`` of each chunk, [B, len(frames)*N, C]: a view when the frames are consecutive."""
+    by_frame = _by_frame(tokens, layout)
+    consecutive = list(frames) == list(range(frames[0], frames[0] + len(frames)))
+    # [B, F, N, C] -> [B, S, N, C]: a slice (a view) for a run of frames, else a gather of the S frames
+    picked = by_frame[:, frames[0]:frames[0] + len(frames)] if consecutive else by_frame[:, list(frames)]
+    # [B, S, N, C] -> [B, S*N, C] (a view of contiguous chunks)
+    return picked.reshape(layout.chunks, -1, tokens.shape[-1])
+
+
+def chunk_sources(tokens: torch.Tensor, layout: FrameLayout, plan: SourcePlan) -> torch.Tensor:
+    """A shared plan's sources once per chunk, [B, M, C] (extra tokens first)."""
+    sources = shared_frames(tokens, layout, plan.frames)
+    return sources if plan.extra is None else torch.cat([plan.extra.to(sources), sources], dim=1)
+
+
+def frame_sources(tokens: torch.Tensor, layout: FrameLayout, plan: SourcePlan) -> torch.Tensor:
+    """Every frame's own row of sources, [B*F, M, C] (extra tokens first): a copy, linear in F for a fixed M."""
+    chunks, frames, c = layout.chunks, layout.frames, tokens.shape[-1]
+    by_frame = _by_frame(tokens, layout)
+    rows = torch.tensor(source_rows(plan.frames, frames), device=tokens.device)
+    # [B, F, N, C] -> [B, F, S, N, C] -> [B, F, S*N, C]
+    parts = [by_frame[:, rows].reshape(chunks, frames, -1, c)]
+    if plan.extra is not None:
+        # [B, E, C] -> [B, F, E, C] (a view; copied by the cat)
+        parts.insert(0, plan.extra.to(tokens)[:, None].expand(-1, frames, -1, -1))
+    # [B, F, M, C] -> [B*F, M, C]
+    return torch.cat(parts, dim=2).reshape(chunks * frames, -1, c)
+
+
+def chunk_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: FrameLayout, frames: tuple[int, ...],
+                    attend: Attend) -> torch.Tensor:
+    """Projected q/k/v [B*F, N, D]: each chunk's frames as one query sequence against the chunk's ``frames``' keys."""
+    keys, values = shared_frames(k, layout, frames), shared_frames(v, layout, frames)
+    # [B*F, N, D] -> [B, F*N, D] -> attention -> [B*F, N, D] (views around the one call)
+    return unfold_frames(attend(fold_frames(q, layout.chunks), keys, values), q.shape[0])
+
+
+def sampled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: FrameLayout,
+                      sampled: tuple[torch.Tensor, ...], attend: Attend) -> torch.Tensor:
+    """Projected q/k/v [B*F, N, D]: frame j attends to the ``sampled`` tokens of every other frame of its chunk, then its own."""
+    keys, values, queries = _by_frame(k, layout), _by_frame(v, layout), _by_frame(q, layout)
+    out = torch.empty_like(queries)
+    for chunk in range(layout.chunks):
+        picked_k = [keys[chunk, i, sampled[i]] for i in range(layout.frames)]
+        picked_v = [values[chunk, i, sampled[i]] for i in range(layout.frames)]
+        for j in range(layout.frames):
+            # [sum of the others' k_i + N, D]: the others' sampled tokens, then frame j's own
+            frame_k = torch.cat([*picked_k[:j], *picked_k[j + 1:], keys[chunk, j]])
+            frame_v = torch.cat([*picked_v[:j], *picked_v[j + 1:], values[chunk, j]])
+            out[chunk, j] = attend(queries[chunk, j][None], frame_k[None], frame_v[None])[0]
+    # [B, F, N, D] -> [B*F, N, D]
+    return out.view(q.shape)

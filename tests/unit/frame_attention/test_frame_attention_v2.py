@@ -1,0 +1,221 @@
+"""One frame-attention mechanism for every strategy: context, plans, routes, features by key, run state and banks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from frame_attention_support import LAYER, call_options, patch_with, read_facts, sdpa
+from kinema.frame_attention import (
+    AllFramesStrategy,
+    AnchorStrategy,
+    Bank,
+    BankFullError,
+    CallFacts,
+    ConsistentSelfAttention,
+    FrameAttention,
+    MissingBankError,
+    RestoreFrameBatch,
+    RunState,
+    frame_context,
+    step_index,
+)
+
+TOKENS, C = 6, 8
+
+
+def projections(seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(C, C, generator=generator) / C ** 0.5 for _ in range(3)]
+
+
+def block(hidden: torch.Tensor, patch, options: dict) -> torch.Tensor:
+    """A self-attention layer as ComfyUI's BasicTransformerBlock runs it: patch, project, attention (or our replacement
+    where the route says it runs), restore."""
+    wq, wk, wv = projections()
+    n, context, value = (hidden, hidden, hidden) if patch is None else patch(hidden, hidden, hidden, options)
+    q, k, v = n @ wq, context @ wk, value @ wv
+    layer = options.get("layer", LAYER)
+    route = options.get("kinema_frame_attention_route")
+    if patch is not None and route is not None and layer in route.ours:
+        out = patch.replace(q, k, v, options)
+    else:
+        out = sdpa(q, k, v)
+    return RestoreFrameBatch()(out, options)
+
+
+def frames_in(chunks: int, frames: int, seed: int = 1) -> torch.Tensor:
+    return torch.randn(chunks * frames, TOKENS, C, generator=torch.Generator().manual_seed(seed))
+
+
+ROUTES = {"copy": {}, "fold": {"fold": True}, "replacement": {"ours": (LAYER,)}}
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+@pytest.mark.parametrize("cond_or_uncond", [[0], [1, 0]])
+def test_all_frames_is_self_attention_for_one_frame_and_for_identical_frames(route, cond_or_uncond):
+    chunks = len(cond_or_uncond)
+    one = frames_in(chunks, 1)
+    options = call_options(cond_or_uncond, chunks, **ROUTES[route])
+    torch.testing.assert_close(block(one, patch_with(AllFramesStrategy()), options), block(one, None, options))
+    # [B, N, C] -> [B, 5, N, C] -> [B*5, N, C]: every frame the same
+    same = one[:, None].expand(chunks, 5, TOKENS, C).reshape(chunks * 5, TOKENS, C)
+    options = call_options(cond_or_uncond, chunks * 5, **ROUTES[route])
+    torch.testing.assert_close(block(same, patch_with(AllFramesStrategy()), options), block(same, None, options))
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_all_frames_permuting_frames_permutes_outputs_and_every_route_agrees(route):
+    x = frames_in(2, 4)
+    options = call_options([1, 0], 8, **ROUTES[route])
+    out = block(x, patch_with(AllFramesStrategy()), options)
+    order = torch.tensor([2, 0, 3, 1])
+    permuted = torch.cat([x[:4][order], x[4:][order]])
+    out_permuted = block(permuted, patch_with(AllFramesStrategy()), options)
+    torch.testing.assert_close(out_permuted, torch.cat([out[:4][order], out[4:][order]]), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out, block(x, patch_with(AllFramesStrategy()), call_options([1, 0], 8)), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(out, block(x, None, options), atol=1e-4), "frames do see each other"
+
+
+def test_the_replacement_route_attends_from_the_one_buffer_of_projected_keys():
+    seen = []
+
+    def recording(q, k, v, extra_options):
+        seen.append((q.shape, k.shape, k.data_ptr()))
+        return sdpa(q, k, v)
+
+    x = frames_in(2, 4)
+    options = call_options([1, 0], 8, ours=(LAYER,))
+    patch = FrameAttention(read_facts=read_facts, attend=recording).with_feature("controlvideo", AllFramesStrategy())
+    n, context, value = patch(x, x, x, options)
+    assert n is x and context is x and value is x, "the patch leaves the layout alone for other packs' later patches"
+    wq, wk, wv = projections()
+    k = x @ wk
+    patch.replace(x @ wq, k, x @ wv, options)
+    assert seen == [((2, 4 * TOKENS, C), (2, 4 * TOKENS, C), k.data_ptr())], "one call per batch, keys a view of the buffer"
+
+
+STRATEGIES = {
+    "anchor": lambda: AnchorStrategy(anchor=1),
+    "anchor+previous": lambda: AnchorStrategy(with_previous=True),
+    "all_frames": AllFramesStrategy,
+}
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_cond_never_depends_on_uncond(name, route):
+    x = frames_in(2, 3)
+    y = x.clone()
+    y[:3] = frames_in(1, 3, seed=7)  # the uncond chunk (cond_or_uncond [1, 0])
+    options = call_options([1, 0], 6, **ROUTES[route])
+    a, b = block(x, patch_with(STRATEGIES[name]()), options), block(y, patch_with(STRATEGIES[name]()), options)
+    assert torch.equal(a[3:], b[3:]) and not torch.equal(a[:3], b[:3])
+
+
+def test_features_by_key_combine_and_reapplying_one_leaves_the_other():
+    x = frames_in(1, 4)
+    options = call_options([0], 4)
+    anchor, all_frames = AnchorStrategy(anchor=2), AllFramesStrategy()
+    both = patch_with(anchor, all_frames, keys=["t2vz", "controlvideo"])
+    outputs = {name: block(x, patch, options) for name, patch in
+               {"both": both, "anchor": patch_with(anchor), "all": patch_with(all_frames)}.items()}
+    assert not torch.allclose(outputs["both"], outputs["anchor"]) and not torch.allclose(outputs["both"], outputs["all"])
+    again = both.with_feature("t2vz", AnchorStrategy(anchor=0))
+    assert [key for key, _ in again.features] == ["controlvideo", "t2vz"] and again.feature("controlvideo") is all_frames
+    assert both.feature("t2vz") is anchor, "the model the node was given keeps its patch"
+
+
+def identity_run(bank: Bank, seed: int = 3, steps: int = 4):
+    """A write-phase sampling run over 3 identity images: every step's call at one layer of 6 tokens per image."""
+    strategy = ConsistentSelfAttention(bank_key="hero", write=True, rates={TOKENS: 0.5}, layers=frozenset({LAYER}))
+    patch, run = patch_with(strategy), RunState(seed=seed, banks={"hero": bank})
+    sigmas = [4.0, 3.0, 2.0, 1.0, 0.0][:steps] + [0.0]
+    outs = []
+    for step in range(steps):
+        options = call_options([1, 0], 6, ours=(LAYER,), run=run, sigma=sigmas[step], sample_sigmas=tuple(sigmas))
+        outs.append(block(frames_in(2, 3, seed=step), patch, options))
+    return outs, sigmas
+
+
+def test_a_bank_written_by_the_identity_run_is_read_by_the_next_run_and_cleared_on_request():
+    bank = Bank()
+    outs, sigmas = identity_run(bank)
+    assert len(bank) == 4 * 2, "every step, cond and uncond apart"
+    reader = ConsistentSelfAttention(bank_key="hero", write=False, rates={TOKENS: 0.5}, layers=frozenset({LAYER}))
+    panel = frames_in(2, 1, seed=11)
+    read = [block(panel, patch_with(reader), call_options([1, 0], 2, run=RunState(seed=5, banks={"hero": bank}), sigma=sigmas[s],
+                                                               sample_sigmas=tuple(sigmas))) for s in range(4)]
+    plain = [block(panel, None, call_options([1, 0], 2)) for _ in range(4)]
+    assert torch.equal(read[0], plain[0]), "step 0 is plain self-attention"
+    assert any(not torch.allclose(r, p) for r, p in zip(read[1:], plain[1:], strict=True)), "the bank is read"
+    bank.clear()
+    with pytest.raises(MissingBankError, match="sample the identity images first"):
+        for s in range(1, 4):
+            block(panel, patch_with(reader), call_options([1, 0], 2, run=RunState(seed=5, banks={"hero": bank}), sigma=sigmas[s],
+                                                         sample_sigmas=tuple(sigmas)))
+
+
+def test_the_same_seed_gives_the_same_bits_whatever_ran_before():
+    first, _ = identity_run(Bank(), seed=9)
+    torch.randn(100)  # global randomness in between changes nothing
+    identity_run(Bank(), seed=1)
+    again, _ = identity_run(Bank(), seed=9)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    other, _ = identity_run(Bank(), seed=10)
+    assert any(not torch.equal(a, b) for a, b in zip(first[1:], other[1:], strict=True))
+
+
+def test_a_bank_refuses_to_grow_past_its_limit_and_can_stay_on_the_cpu():
+    bank = Bank(max_bytes=1000, on_cpu=True)
+    bank.write(("layer", 0, 0), torch.zeros(10, 10))
+    assert bank.read(("layer", 0, 0)).device.type == "cpu" and bank.nbytes == 400
+    with pytest.raises(BankFullError, match="over its limit"):
+        bank.write(("layer", 1, 0), torch.zeros(10, 20))
+
+
+def test_the_context_carries_window_frames_layer_and_the_step_from_sigmas():
+    facts = CallFacts(chunk_kinds=(1, 0), window_frames=(11, 12, 13), layer=("output", 5, 1), sigma=2.0,
+                      sample_sigmas=(4.0, 2.0, 0.0), run=RunState(seed=1))
+    ctx = frame_context(6, facts)
+    assert (ctx.layout.chunks, ctx.layout.frames, ctx.frame_ids, ctx.layer, ctx.step) == (2, 3, (11, 12, 13), ("output", 5, 1), 1)
+    assert frame_context(4, CallFacts()).frame_ids == (0, 1, 2, 3)
+    assert step_index(2.00001, (4.0, 2.0, 0.0)) == 1 and step_index(3.0, (4.0, 2.0, 0.0)) is None and step_index(1.0, None) is None
+    generator_a, generator_b = RunState(seed=4).generator("gate", 3, LAYER), RunState(seed=4).generator("gate", 3, LAYER)
+    assert torch.equal(torch.rand(5, generator=generator_a), torch.rand(5, generator=generator_b))
+    assert read_facts({"cond_or_uncond": [1, 0]}).chunk_kinds == (1, 0)
+
+
+def consistent(write: bool) -> ConsistentSelfAttention:
+    return ConsistentSelfAttention(bank_key="hero", write=write, rates={TOKENS: 0.5}, layers=frozenset({LAYER}),
+                                   gate_early=1.0, gate_late=1.0)  # gate always open from step 1
+
+
+def sampling_options(run: RunState, batch: int, step: int = 2) -> dict:
+    sigmas = (4.0, 3.0, 2.0, 1.0, 0.0)
+    return call_options([1, 0], batch, ours=(LAYER,), run=run, sigma=sigmas[step], sample_sigmas=sigmas)
+
+
+@pytest.mark.parametrize("write", [True, False], ids=["identity images", "panels"])
+def test_sampled_tokens_never_let_uncond_reach_cond(write):
+    bank = Bank()
+    if not write:
+        block(frames_in(2, 3, seed=4), patch_with(consistent(True)), sampling_options(RunState(seed=1, banks={"hero": bank}), 6))
+    x = frames_in(2, 3)
+    y = x.clone()
+    y[:3] = frames_in(1, 3, seed=8)  # the uncond chunk
+    run = RunState(seed=1, banks={"hero": bank})
+    a = block(x, patch_with(consistent(write)), sampling_options(run, 6))
+    b = block(y, patch_with(consistent(write)), sampling_options(run, 6))
+    assert torch.equal(a[3:], b[3:]) and not torch.equal(a[:3], b[:3])
+
+
+def test_an_anchor_and_a_bank_read_stack_and_each_acts():
+    bank = Bank()
+    block(frames_in(2, 3, seed=4), patch_with(consistent(True)), sampling_options(RunState(seed=1, banks={"hero": bank}), 6))
+    x, run = frames_in(2, 3), RunState(seed=1, banks={"hero": bank})
+    options = sampling_options(run, 6)
+    both = block(x, patch_with(AnchorStrategy(), consistent(False), keys=["t2vz", "hero"]), options)
+    anchor = block(x, patch_with(AnchorStrategy()), options)
+    reading = block(x, patch_with(consistent(False)), options)
+    assert not torch.allclose(both, anchor) and not torch.allclose(both, reading)
