@@ -90,14 +90,15 @@ def test_a_cross_frame_controlnet_of_a_cross_frame_controlnet_wraps_the_original
     import comfy.controlnet
 
     from kinema.frame_attention import FrameSourcedSelfAttention
-    from kinema.nodes.text2video_zero_nodes import CrossFrameControlNet
+    from kinema.nodes.text2video_zero_nodes import FEATURE_KEY, CrossFrameControlNet
 
     loaded = comfy.controlnet.load_controlnet(str(model_files["controlnet_sd15_canny"]))
     twice = CrossFrameControlNet.execute(CrossFrameControlNet.execute(loaded, 0, False).args[0], 1, True).args[0]
     replacements = list(twice.control_model_wrapped.object_patches.values())
     assert replacements and all(isinstance(r, FrameSourcedSelfAttention) for r in replacements)
     assert not any(isinstance(r.inner, FrameSourcedSelfAttention) for r in replacements)
-    assert all(r.strategy.anchor == 1 and r.strategy.with_previous for r in replacements)
+    assert all([key for key, _ in r.features] == [FEATURE_KEY] for r in replacements), "one feature, the latest"
+    assert all(r.features[0][1].anchor == 1 and r.features[0][1].with_previous for r in replacements)
     assert not loaded.control_model_wrapped.object_patches, "the loaded ControlNet is left alone"
 
 
