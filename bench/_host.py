@@ -1,14 +1,16 @@
 """Shared set-up for the benchmarks: import the pack as ``kinema``, make ComfyUI importable, find the models.
 
 Nothing here is measured. Paths follow the test suite: KINEMA_HOME (default
-``<pack>/.kinema``) and COMFYUI_PATH (default ``$KINEMA_HOME/comfyui``).
+``<pack>/.kinema``) and COMFYUI_PATH (default: the newest host's ComfyUI, ``$KINEMA_HOME/hosts/VERSION/comfyui``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,3 +60,24 @@ def machine_line() -> str:
         load = "load average n/a"
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), {load}")
+
+
+CHILD_RESULT = "RESULT "  # the line a measuring child prints its JSON result on
+
+
+def report_child_result(result: dict) -> None:
+    """In a measuring child: hand ``result`` to the parent."""
+    print(CHILD_RESULT + json.dumps(result), flush=True)
+
+
+def run_measuring_child(command: list[str], what: str) -> dict:
+    """Run a measuring child and return its result. Its glibc mmap threshold is fixed, so every large tensor is mapped
+    and unmapped with its life (by default glibc raises the threshold after frees and keeps later tensors in its heap,
+    which the resident set then holds on to: a peak taken after a warm-up would miss what the heap already held)."""
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    completed = subprocess.run(command, capture_output=True, text=True, env=env)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(CHILD_RESULT)]
+    if completed.returncode or not lines:
+        sys.stderr.write(completed.stdout[-4000:] + completed.stderr[-4000:])
+        raise SystemExit(f"child {what} failed (exit {completed.returncode})")
+    return json.loads(lines[-1][len(CHILD_RESULT):])

@@ -3,7 +3,7 @@
 
 Run with the host's Python from the pack root:
 
-    .kinema/venv/bin/python bench/animatediff_memory.py [--frames 16 32 64 128] [--steps 2] [--no-decode]
+    .kinema/hosts/0.8.0/venv/bin/python bench/animatediff_memory.py [--frames 16 32 64 128] [--steps 2] [--no-decode]
 
 Each frame count runs in a fresh child process (RSS never shrinks within a process),
 one after the other. The child boots the embedded ComfyUI with the pack loaded and

@@ -3,7 +3,7 @@
 
 Run with the host's Python from the pack root:
 
-    .kinema/venv/bin/python bench/animatediff_step.py [--sizes 64 128] [--repeats 7] [--module-repeats 7]
+    .kinema/hosts/0.8.0/venv/bin/python bench/animatediff_step.py [--sizes 64 128] [--repeats 7] [--module-repeats 7]
 
 One step = one ``apply_model`` call the way a sampler makes it with cfg > 1: a batch
 of 2 guidance chunks (cond, uncond) x 16 frames = 32 latents, ``cond_or_uncond`` in

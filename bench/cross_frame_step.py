@@ -3,7 +3,7 @@
 
 Run with the host's Python from the pack root:
 
-    .kinema/venv/bin/python bench/cross_frame_step.py [--sizes 64 128] [--repeats 7] [--memory-size 256]
+    .kinema/hosts/0.8.0/venv/bin/python bench/cross_frame_step.py [--sizes 64 128] [--repeats 7] [--memory-size 256]
 
 One step = one ``apply_model`` call the way a sampler makes it with cfg > 1: 2 guidance
 chunks x 8 frames (the reference's video length) = batch 16, ``cond_or_uncond`` in the

@@ -3,27 +3,28 @@
 
 Run with a host's Python from the pack root:
 
-    .kinema/hosts/0.8.0/venv/bin/python bench/frame_attention_memory.py [--frames 8 16 32] [--layer-size 256] [--step-size 64]
+    .kinema/hosts/0.8.0/venv/bin/python bench/frame_attention_memory.py [--frames 8 16 32] [--layer-size 256] [--step-size 128] [--attention pytorch]
 
 Every self-attention of the full-size random SD1.5 UNet attends to all frames of its guidance
 chunk (2 chunks, cfg > 1). Two routes: the chunk's frames folded into one query sequence
 (nothing else sees the layout), and with another pack's attn1 patch after ours, where our
 attn1 replacement attends from the projected keys instead. Measured in a fresh process per
-figure (the kernel's high-water mark, VmHWM, reset after a warm-up): the peak working memory
-above the resident set of one attention layer (the UNet's last full-resolution transformer
-block: self-attention, cross-attention and feed-forward, called as the UNet calls it) and of
-one UNet step. Printed: each figure, the ratio of the largest frame count to the smallest
-(linear: at most their ratio x 1.1) and the foreign-patch route over the fold route (goal:
-at most 1.1).
+figure (the kernel's high-water mark, VmHWM, reset after a warm-up; glibc's mmap threshold
+fixed so freed tensors leave the resident set): the peak working memory above the resident
+set of one attention layer (the UNet's last full-resolution transformer block: self-attention,
+cross-attention and feed-forward, called as the UNet calls it) and of one UNet step, with
+ComfyUI's pytorch attention (SDPA; ComfyUI's CPU default, sub-quadratic, sizes its chunks
+by the free memory). Printed: each figure, the ratio of the largest frame count to the
+smallest (linear: at most their ratio x 1.1), the memory each added frame costs (linear:
+the same at every count) and the foreign-patch route over the fold route (goal: at most 1.1).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,16 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _host  # noqa: E402
 
 CHUNKS = 2
-RESULT = "RESULT "
 ROUTES = ("fold", "foreign patch")
 LAYER = ("output", 11, 0)  # SD1.5's last output block: full resolution, 320 channels
+ATTENTION = {"pytorch": ["--use-pytorch-cross-attention"], "sub-quadratic": ["--use-quad-cross-attention"]}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--layer-size", type=int, default=256, help="image size in px for the one-layer figures")
-    parser.add_argument("--step-size", type=int, default=64, help="image size in px for the UNet-step figures")
+    parser.add_argument("--step-size", type=int, default=128, help="image size in px for the UNet-step figures")
+    parser.add_argument("--attention", choices=list(ATTENTION), default="pytorch",
+                        help="ComfyUI's attention backend: pytorch (SDPA, memory-efficient on CPU too) or sub-quadratic (ComfyUI's "
+                             "CPU default, which sizes its chunks by the free memory, so its peak follows the machine, not the frames)")
     parser.add_argument("--child", nargs=3, metavar=("SCOPE", "ROUTE", "FRAMES"), help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -88,11 +92,11 @@ def runner(scope: str, model, frames: int, size: int):
     return lambda: model.model.apply_model(x, sigma, c_crossattn=text, transformer_options=call_options(model, batch))
 
 
-def child(scope: str, route: str, frames: int, size: int) -> None:
+def child(scope: str, route: str, frames: int, size: int, attention: str) -> None:
     import torch
     from animatediff_memory import PeakMeter
 
-    _host.import_comfy()
+    _host.import_comfy(ATTENTION[attention])
     run = runner(scope, all_frames_model(route == "foreign patch"), frames, size)
     meter = PeakMeter()
     with torch.inference_mode():
@@ -104,18 +108,13 @@ def child(scope: str, route: str, frames: int, size: int) -> None:
     seconds = time.perf_counter() - started
     if not torch.isfinite(out).all():
         raise RuntimeError("non-finite output")
-    print(RESULT + json.dumps({"before": before, "peak": meter.peak(), "seconds": seconds}), flush=True)
+    _host.report_child_result({"before": before, "peak": meter.peak(), "seconds": seconds})
 
 
-def measure(scope: str, route: str, frames: int, size: int) -> dict:
+def measure(scope: str, route: str, frames: int, size: int, attention: str) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", scope, route, str(frames),
-               f"--{scope}-size", str(size)]
-    completed = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith(RESULT)]
-    if completed.returncode or not lines:
-        sys.stderr.write(completed.stdout[-4000:] + completed.stderr[-4000:])
-        raise SystemExit(f"child {scope}/{route}/{frames} failed (exit {completed.returncode})")
-    result = json.loads(lines[-1][len(RESULT):])
+               f"--{scope}-size", str(size), "--attention", attention]
+    result = _host.run_measuring_child(command, f"{scope}/{route}/{frames}")
     return {**result, "working": result["peak"] - result["before"]}
 
 
@@ -123,14 +122,15 @@ def main() -> None:
     args = parse_args()
     if args.child:
         scope, route, frames = args.child
-        child(scope, route, int(frames), args.layer_size if scope == "layer" else args.step_size)
+        child(scope, route, int(frames), args.layer_size if scope == "layer" else args.step_size, args.attention)
         return
     print(f"machine: {_host.machine_line()}")
+    print(f"ComfyUI attention backend: {args.attention} ({' '.join(ATTENTION[args.attention])})")
     mib = 2 ** 20
     for scope, size in (("layer", args.layer_size), ("step", args.step_size)):
         print(f"\nall-frames attention, one {scope} at {size} px, {CHUNKS} chunks: peak working memory above the resident set (MiB)")
         print(f"{'frames':>6} | " + " | ".join(f"{route:>14}" for route in ROUTES) + f" | {'foreign / fold':>14} | {'seconds (fold)':>14}")
-        results = {frames: {route: measure(scope, route, frames, size) for route in ROUTES} for frames in args.frames}
+        results = {frames: {route: measure(scope, route, frames, size, args.attention) for route in ROUTES} for frames in args.frames}
         for frames, by_route in results.items():
             ratio = by_route["foreign patch"]["working"] / max(by_route["fold"]["working"], 1)
             print(f"{frames:>6} | " + " | ".join(f"{by_route[route]['working'] / mib:>14.1f}" for route in ROUTES)
@@ -138,7 +138,13 @@ def main() -> None:
         low, high = min(args.frames), max(args.frames)
         for route in ROUTES:
             growth = results[high][route]["working"] / max(results[low][route]["working"], 1)
-            print(f"{route}: {high} frames / {low} frames = {growth:.2f} (linear: {high / low:.1f}; goal <= {high / low * 1.1:.1f})")
+            counts = sorted(results)
+            per_frame = [(results[b][route]["working"] - results[a][route]["working"]) / (b - a) / mib for a, b in pairwise(counts)]
+            print(f"{route}: {high} frames / {low} frames = {growth:.2f} (linear: {high / low:.1f}; goal <= {high / low * 1.1:.1f}); "
+                  "memory per added frame " + ", ".join(f"{a}->{b}: {m:.1f} MiB" for (a, b), m in zip(pairwise(counts), per_frame, strict=True))
+                  + " (linear: equal; quadratic: doubling)")
+        largest = results[high]
+        print(f"foreign patch / fold at {high} frames: {largest['foreign patch']['working'] / max(largest['fold']['working'], 1):.3f} (goal <= 1.1)")
     print(f"machine after: {_host.machine_line()}")
 
 

@@ -1,6 +1,6 @@
 """Batch-runner overhead: N jobs of one workflow (different seeds) vs N x one job's run time + one model load.
 
-    .kinema/venv/bin/python bench/runner_overhead.py [--jobs 6] [--size 64] [--steps 4] [--frames 8]
+    .kinema/hosts/0.8.0/venv/bin/python bench/runner_overhead.py [--jobs 6] [--size 64] [--steps 4] [--frames 8]
 
 Boots the embedded ComfyUI once, runs the SD1.5 txt2vid workflow through the runner
 (plan, manifest, staging, publish) for seeds 1..N and times the whole batch. Then, in the

@@ -1,8 +1,8 @@
 """The seam between Kinema and ComfyUI: thin wrappers over host API, one file per concern.
 
 ComfyUI changing underneath a pack is the largest risk a pack has, so every use of ComfyUI
-internals sits here, and nowhere in the core packages (``motion_modules``,
-``frame_attention``, ``text2video_zero``, ``windowing``), which never import this package.
+internals sits here, and nowhere in the core packages (``motion_modules``, ``frame_attention``,
+``text2video_zero``, ``controlvideo``, ``interpolation``, ``windowing``), which never import this package.
 The functions only wrap host API and state facts about the host; decisions (when to fold
 frames, which control image a frame gets, when a context handler needs help) are the core's.
 
@@ -18,5 +18,6 @@ Rules kept here:
 Files: ``folders`` (model folders), ``patcher`` (clones, injections, wrappers, UNet layout),
 ``layers`` (weight-casting layers, dtypes), ``attention`` (attention calls and attn1 patches),
 ``sampling`` (guiders, samplers, schedules, noise), ``context_windows`` (core context windows),
-``controlnet`` (window-aware ControlNets), ``lora`` (weight patches).
+``controlnet`` (window-aware ControlNets, the ControlNets of a run), ``lora`` (weight patches),
+``vae`` (decoding and encoding inside a sampler, progress bars), ``devices`` (where ComfyUI computes).
 """

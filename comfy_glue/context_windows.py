@@ -17,9 +17,12 @@ import inspect
 from collections.abc import Callable
 
 import comfy.context_windows as core_windows
+import comfy.patcher_extension
 import torch
 
-from .patcher import ModelPatcher
+from .patcher import ModelPatcher, sampling_model_options, set_outer_sample_wrapper
+
+_MEMORY_ESTIMATE_KEY = "ContextWindows_prepare_sampling"  # the key core's create_prepare_sampling_wrapper uses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,19 +103,47 @@ def index_list_window(index_list: list[int], total_frames: int) -> object:
     return core_windows.IndexListContextWindow(index_list, dim=0)
 
 
-def set_frame_windows(patcher: ModelPatcher, context_length: int, windows: Callable[[int], list[list[int]]],
-                      one_sigma_steps: bool) -> None:
-    """Core context windows over ``windows(frames) -> [[frame ids], ...]`` with flat fusing, on the frames-as-batch axis.
+def frame_windows_handler(context_length: int, windows: Callable[[int], list[list[int]]], one_sigma_steps: bool,
+                          weights: Callable[[list[int], int], list[float]] | None = None) -> object:
+    """Core's handler over ``windows(frames) -> [[frame ids], ...]`` on the frames-as-batch axis, with no causal anchor frame.
 
-    No causal anchor frame: each window holds exactly the frames ``windows`` gives it.
+    ``weights(window frames, clip frames)``: each frame's weight in the window's result (core divides every frame's
+    sum by its total weight); None: flat, 1 for every frame. Core calls the fuse function with the window's
+    frames (``idxs``) and the clip's length (``full_length``), as 0.3.75 and 0.8.0 do.
     """
     schedule = core_windows.ContextSchedule("kinema_frame_windows", lambda frames, handler, options: windows(frames))
     handler_class = _OneSigmaStep if one_sigma_steps else core_windows.IndexListContextHandler
     kwargs = {"context_length": context_length, "dim": 0}
     if "causal_window_fix" in inspect.signature(handler_class.__init__).parameters:
         kwargs["causal_window_fix"] = False
-    fuse = core_windows.get_matching_fuse_method(core_windows.ContextFuseMethods.FLAT)
-    had_windows = "context_handler" in patcher.model_options  # then core's memory-estimate wrapper is already there
-    patcher.model_options["context_handler"] = handler_class(schedule, fuse, **kwargs)
-    if not had_windows:
+    if weights is None:
+        fuse = core_windows.get_matching_fuse_method(core_windows.ContextFuseMethods.FLAT)
+    else:
+        fuse = core_windows.ContextFuseMethod("kinema_frame_weights", lambda length, idxs, full_length, **_: weights(list(idxs), full_length))
+    return handler_class(schedule, fuse, **kwargs)
+
+
+def set_frame_windows(patcher: ModelPatcher, context_length: int, windows: Callable[[int], list[list[int]]],
+                      one_sigma_steps: bool) -> None:
+    """Core context windows over ``windows(frames)`` with flat fusing on the clone (see ``frame_windows_handler``)."""
+    patcher.model_options["context_handler"] = frame_windows_handler(context_length, windows, one_sigma_steps)
+    _add_memory_estimate(patcher)
+
+
+def set_run_frame_windows(patcher: ModelPatcher, key: str, make: Callable[[int], object]) -> None:
+    """Around each sampling run of the clone, the run's own context handler ``make(clip frames)`` (core's, from
+    ``frame_windows_handler``): for windows whose sizes depend on the clip's length. The clone keeps no handler."""
+
+    def wrapper(executor, noise, *args, **kwargs):
+        sampling_model_options(executor)["context_handler"] = make(noise.shape[0])
+        return executor(noise, *args, **kwargs)
+
+    patcher.model_options.pop("context_handler", None)
+    set_outer_sample_wrapper(patcher, key, wrapper)
+    _add_memory_estimate(patcher)
+
+
+def _add_memory_estimate(patcher: ModelPatcher) -> None:
+    """Core's wrapper sizing the memory estimate by the handler's ``context_length``, once (core would add a second)."""
+    if not patcher.get_wrappers(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, _MEMORY_ESTIMATE_KEY):
         core_windows.create_prepare_sampling_wrapper(patcher)

@@ -27,7 +27,7 @@ class _WindowAware:
 
     kinema_base: type  # the core class this one extends
     kinema_images_for: ImagesForWindow | None = None
-    kinema_chunks = None  # a frame_attention.GuidanceChunks told the chunk count of every call, or None
+    kinema_chunks = None  # a frame_attention.GuidanceChunks told the chunk count and context window of every call, or None
     kinema_run: tuple | None = None  # pre_run's arguments, for the window copies
     kinema_windows: dict | None = None  # image indices -> the copy holding those images
 
@@ -57,14 +57,14 @@ class _WindowAware:
     def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
         window = self._window_copy(transformer_options)
         if self.kinema_chunks is not None:
-            self.kinema_chunks.count = batched_number
+            self.kinema_chunks.count, self.kinema_chunks.window = batched_number, window_in_call(transformer_options)
         try:
             if window is None:
                 return super().get_control(x_noisy, t, cond, batched_number, transformer_options)
             return window.get_control(x_noisy, t, cond, batched_number, transformer_options)
         finally:
             if self.kinema_chunks is not None:
-                self.kinema_chunks.count = None
+                self.kinema_chunks.count, self.kinema_chunks.window = None, None
 
     def copy(self):
         return _window_aware_copy(self, self.kinema_base, self.kinema_images_for, self.kinema_chunks)
@@ -84,8 +84,8 @@ def _window_aware_copy(source, base: type, images_for: ImagesForWindow, chunks):
 def window_aware_controlnet(control_net, images_for: ImagesForWindow, chunks=None):
     """A copy of a core ControlNet (sharing its weights) that gives each context window ``images_for``'s control images.
 
-    ``chunks``: a holder whose ``count`` is set to each call's guidance-chunk count (ComfyUI
-    runs ControlNets without ``transformer_options``' ``cond_or_uncond``).
+    ``chunks``: a holder whose ``count`` and ``window`` are set to each call's guidance-chunk count and context
+    window (ComfyUI runs ControlNet models without ``transformer_options``, so their attention cannot read them).
     """
     base = getattr(control_net, "kinema_base", type(control_net))
     if not issubclass(base, comfy.controlnet.ControlNet) or issubclass(base, comfy.controlnet.ControlLora):
@@ -116,3 +116,27 @@ def with_self_attention(control_net, replacement: Callable) -> None:
     for path in paths:
         original = patcher.get_model_object(path)
         patcher.add_object_patch(path, replacement(getattr(original, "inner", original)))
+
+
+def controlnets_in_run(executor) -> list:
+    """Every ControlNet of the sampling run an OUTER_SAMPLE wrapper wraps: those in its conds' ``control`` entries and
+    the ControlNets chained before them. Checked on 0.3.75 and 0.8.0 (the guider's ``conds``, copied per run)."""
+    found = []
+    for conds in executor.class_obj.conds.values():
+        for cond in conds:
+            control = cond.get("control")
+            while control is not None and all(control is not seen for seen in found):
+                found.append(control)
+                control = control.previous_controlnet
+    return found
+
+
+def follows_windows(control) -> bool:
+    """Whether a ControlNet gives each context window its own control images (a window-aware copy)."""
+    return isinstance(control, _WindowAware)
+
+
+def control_image_count(control) -> int:
+    """How many control images a ControlNet holds (0 for one that holds none)."""
+    hints = getattr(control, "cond_hint_original", None)
+    return 0 if hints is None else int(hints.shape[0])

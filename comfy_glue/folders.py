@@ -11,14 +11,16 @@ import folder_paths
 
 MOTION_MODELS = "animatediff_models"
 MOTION_LORAS = "animatediff_motion_lora"
+RIFE = "rife"  # RIFE frame-interpolation weights (ControlVideo's flownet.pkl)
 
 
 def register_model_folders() -> None:
-    """Register ``models/animatediff_models`` and ``models/animatediff_motion_lora`` for weight files (idempotent)."""
-    for key in (MOTION_MODELS, MOTION_LORAS):
+    """Register ``models/animatediff_models``, ``models/animatediff_motion_lora`` and ``models/rife`` (idempotent)."""
+    for key in (MOTION_MODELS, MOTION_LORAS, RIFE):
         folder_paths.add_model_folder_path(key, str(Path(folder_paths.models_dir) / key), is_default=True)  # idempotent
         # A new key starts with an empty extension set, which would list any file at all.
         folder_paths.folder_names_and_paths[key][1].update(folder_paths.supported_pt_extensions)
+    folder_paths.folder_names_and_paths[RIFE][1].add(".pkl")  # flownet.pkl's extension, whether or not the host lists it
 
 
 def list_model_files(key: str) -> list[str]:

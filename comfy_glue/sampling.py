@@ -1,6 +1,6 @@
 """Sampling: guiders, core samplers, noise schedules and noise, as core's own nodes use them.
 
-Checked on ComfyUI 0.3.75 and 0.8.0.
+Checked on ComfyUI 0.3.75 and 0.8.0 (``ddim_like_sampler`` and ``sampler_latent_format`` on both too).
 """
 
 from __future__ import annotations
@@ -74,6 +74,26 @@ def latent_format_scale(patcher: ModelPatcher) -> tuple[Callable, Callable]:
 def custom_sampler(function: Callable, **options) -> object:
     """A core SAMPLER (for SamplerCustom/SamplerCustomAdvanced) running ``function(model, x, sigmas, extra_args, callback, disable, **options)``."""
     return comfy.samplers.KSAMPLER(function, extra_options=options)
+
+
+def ddim_like_sampler(function: Callable, **options) -> object:
+    """A SAMPLER running ``function`` as core's "ddim" runs sample_euler: with a noise mask (inpainting), the
+    re-noised unmasked area takes noise seeded from seed + 1, not the sampling noise (``inpaint_options`` random)."""
+    return comfy.samplers.KSAMPLER(function, extra_options=options, inpaint_options={"random": True})
+
+
+def sampler_latent_format(model) -> tuple[Callable, Callable]:
+    """Inside a SAMPLER's function: (VAE latents -> the sampler's x, and back) for the model being sampled.
+
+    ``model`` is what KSAMPLER.sample hands the function: a KSamplerX0Inpaint whose ``inner_model``
+    is the guider, whose ``inner_model`` is the BaseModel with ``process_latent_in/out`` (its
+    latent_format's process_in/out).
+    """
+    base = getattr(getattr(model, "inner_model", None), "inner_model", None)
+    if not (hasattr(base, "process_latent_in") and hasattr(base, "process_latent_out")):
+        raise TypeError(f"Kinema sampler: the model handed to the sampler function is a {type(model).__name__}, not core's "
+                        "KSamplerX0Inpaint over a guider; run this SAMPLER through SamplerCustom or SamplerCustomAdvanced.")
+    return base.process_latent_in, base.process_latent_out
 
 
 def _schedule_config(beta_schedule: str, linear_start: float, linear_end: float):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..windowing import pass_frame_ids
 from .context import CallFacts, frame_context
 from .fold import fold_frames, unfold_frames
 from .gather import chunk_sources, frame_sources
@@ -20,10 +21,11 @@ from .strategies import Strategy
 
 
 class GuidanceChunks:
-    """How many guidance chunks the current call's batch holds; set by the caller around each call."""
+    """How many guidance chunks the current call's batch holds, and its context window; set by the caller around each call."""
 
     def __init__(self) -> None:
         self.count: int | None = None
+        self.window: tuple[list[int], int | None] | None = None  # (the window's frames, its causal anchor frame or None)
 
 
 class FrameSourcedSelfAttention(nn.Module):
@@ -40,7 +42,8 @@ class FrameSourcedSelfAttention(nn.Module):
         if context is not None or self.chunks.count is None:
             # not a plain self-attention call, or called outside a chunk-aware caller: leave it alone
             return self.inner(x, context=context, value=value, mask=mask, transformer_options=options)
-        ctx = frame_context(x.shape[0], CallFacts(chunk_kinds=(0,) * self.chunks.count))
+        window = tuple(pass_frame_ids(*self.chunks.window)) if self.chunks.window is not None else None
+        ctx = frame_context(x.shape[0], CallFacts(chunk_kinds=(0,) * self.chunks.count, window_frames=window))
         plan = combine([strategy.plan(ctx, x) for _, strategy in self.features], ctx.layout.frames)
         if plan is None or plan.sampled is not None:  # sampled tokens need banks and a sampling run: not in a ControlNet
             return self.inner(x, mask=mask, transformer_options=options)

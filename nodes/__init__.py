@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from ..comfy_glue import folders
-from . import context_window_nodes, motion_module_nodes, text2video_zero_nodes
+from . import (
+    context_window_nodes,
+    controlvideo_nodes,
+    controlvideo_smoother_nodes,
+    interpolator_nodes,
+    motion_module_nodes,
+    text2video_zero_nodes,
+)
 from .schema import ComfyExtension, io
 
-ALL_NODES: list[type[io.ComfyNode]] = [*motion_module_nodes.NODES, *text2video_zero_nodes.NODES, *context_window_nodes.NODES]
+ALL_NODES: list[type[io.ComfyNode]] = [
+    *motion_module_nodes.NODES, *text2video_zero_nodes.NODES, *context_window_nodes.NODES,
+    *controlvideo_nodes.NODES, *controlvideo_smoother_nodes.NODES, *interpolator_nodes.NODES,
+]
 
 
 class KinemaExtension(ComfyExtension):

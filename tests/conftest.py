@@ -131,6 +131,9 @@ CPU_RUN_OVERRIDES = {
     "text2video_zero_txt2vid_sd15": {"steps": 4, "t0": 1, "t1": 2},  # t0 < t1 < steps, counted from the clean end
     "text2video_zero_controlnet_sd15": {"steps": 2},
     "animatediff_cross_frame_sd15": {"batch_size": 8, "steps": 2},
+    "animatediff_deflicker_sd15": {"batch_size": 8, "steps": 5},  # 5 steps: the smoother fires at steps 3 and 4
+    "controlvideo_canny_sd15": {"batch_size": 8, "steps": 5},
+    "controlvideo_long_video_sd15": {"batch_size": 20, "steps": 2},  # key frames every 3 frames: 8 key frames, 7 clips
 }
 
 

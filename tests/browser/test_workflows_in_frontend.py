@@ -22,7 +22,8 @@ PACK_ROOT = Path(__file__).resolve().parents[2]
 UI_WORKFLOWS = sorted((PACK_ROOT / "workflows").glob("*.json"))
 # Shrunk after the graphToPrompt comparison, before queueing: 64 px, 1 step, 4 frames on CPU;
 # the long video gets 6 frames in windows of 4 (overlap 2), so core context windows still slide;
-# Text2Video-Zero needs t0 < t1 < steps, and its ControlNet variant samples from a 2-step DDIM schedule.
+# Text2Video-Zero needs t0 < t1 < steps, and its ControlNet variant samples from a 2-step DDIM schedule;
+# ControlVideo's long video still splits 4 frames (key frames 0, 2, 3, then the clip 0, 2, 1).
 SHRINK = {"width": 64, "height": 64, "steps": 1, "batch_size": 4}
 SHRINK_FOR = {
     "animatediff_long_video_sd15": {"batch_size": 6, "context_length": 4, "context_overlap": 2},

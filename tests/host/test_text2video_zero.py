@@ -11,6 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from host_calls import control_outputs, frames_in, unet
+
 STEPS, T0, T1, FRAMES, CFG, SEED = 10, 4, 7, 3, 7.5, 11
 
 
@@ -223,24 +225,6 @@ def cross_frame(model, **options):
     return CrossFrameAttention.execute(model, options.get("anchor", 0), options.get("previous", False)).args[0]
 
 
-def unet(patcher, x: torch.Tensor, cond_or_uncond: list[int], **extra_options) -> torch.Tensor:
-    """One UNet evaluation as a sampler makes it: patches loaded, the clone's wrappers and cond_or_uncond in the options."""
-    import comfy.model_management
-
-    comfy.model_management.load_models_gpu([patcher])
-    chunks = len(cond_or_uncond)
-    text = torch.randn(2, 77, 768, generator=torch.Generator().manual_seed(0))
-    context = text[cond_or_uncond].repeat_interleave(x.shape[0] // chunks, 0)
-    options = {**patcher.model_options["transformer_options"], "wrappers": patcher.wrappers,
-               "cond_or_uncond": cond_or_uncond, **extra_options}
-    with torch.inference_mode():
-        return patcher.model.apply_model(x, torch.full((x.shape[0],), 3.0), c_crossattn=context, transformer_options=options).float()
-
-
-def frames_in(count: int, seed: int = 1) -> torch.Tensor:
-    return torch.randn(count, 4, 8, 8, generator=torch.Generator().manual_seed(seed))
-
-
 @pytest.mark.heavy
 def test_in_the_unet_frame_f_depends_only_on_frames_0_and_f(sd15):
     model = cross_frame(sd15)
@@ -338,23 +322,6 @@ def test_keys_and_values_are_never_copied_per_frame_and_other_nodes_replacements
 
 
 # -- ControlNet -------------------------------------------------------------------------------
-def control_outputs(control_net, sd15, x: torch.Tensor, chunks: int) -> torch.Tensor:
-    """Every tensor a ControlNet hands the UNet for ``x``, as [batch, -1] (what Apply ControlNet + sampling do)."""
-    import comfy.model_management
-
-    hints = torch.rand(x.shape[0] // chunks, 64, 64, 3, generator=torch.Generator().manual_seed(4))
-    applied = control_net.copy().set_cond_hint(hints.movedim(-1, 1), 1.0)
-    applied.pre_run(sd15.model, lambda percent: sd15.model.model_sampling.percent_to_sigma(percent))
-    comfy.model_management.load_models_gpu(applied.get_models())
-    text = torch.randn(1, 77, 768, generator=torch.Generator().manual_seed(0)).expand(x.shape[0], -1, -1)
-    try:
-        with torch.inference_mode():
-            out = applied.get_control(x, torch.full((x.shape[0],), 3.0), {"c_crossattn": text}, chunks, {})
-    finally:
-        applied.cleanup()
-    return torch.cat([t.flatten(1) for part in out.values() for t in part if t is not None], dim=1).float()
-
-
 @pytest.mark.heavy
 def test_cross_frame_controlnet_couples_frames_to_the_anchor_only(comfy_host, sd15, model_files):
     import comfy.controlnet

@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kinema.frame_attention import ROUTE_OPTION, CallFacts, FrameAttention, Route
+from kinema.frame_attention import ROUTE_OPTION, CallFacts, FrameAttention, RestoreFrameBatch, Route
 
 HEADS = 2
 LAYER = ("output", 3, 0)
+TOKENS, C = 6, 8  # tokens per frame, channels
 
 
 def read_facts(options: dict) -> CallFacts:
@@ -38,3 +39,30 @@ def patch_with(*strategies, keys=None) -> FrameAttention:
 def call_options(cond_or_uncond, batch: int, fold: bool = False, ours=(), **extra) -> dict:
     """A UNet call's options as the binding's route wrapper leaves them."""
     return {"cond_or_uncond": list(cond_or_uncond), ROUTE_OPTION: Route(batch=batch, fold=fold, ours=frozenset(ours)), **extra}
+
+
+def projections(seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(C, C, generator=generator) / C ** 0.5 for _ in range(3)]
+
+
+def block(hidden: torch.Tensor, patch, options: dict) -> torch.Tensor:
+    """A self-attention layer as ComfyUI's BasicTransformerBlock runs it: patch, project, attention (or our replacement
+    where the route says it runs), restore."""
+    wq, wk, wv = projections()
+    n, context, value = (hidden, hidden, hidden) if patch is None else patch(hidden, hidden, hidden, options)
+    q, k, v = n @ wq, context @ wk, value @ wv
+    layer = options.get("layer", LAYER)
+    route = options.get("kinema_frame_attention_route")
+    if patch is not None and route is not None and layer in route.ours:
+        out = patch.replace(q, k, v, options)
+    else:
+        out = sdpa(q, k, v)
+    return RestoreFrameBatch()(out, options)
+
+
+def frames_in(chunks: int, frames: int, seed: int = 1) -> torch.Tensor:
+    return torch.randn(chunks * frames, TOKENS, C, generator=torch.Generator().manual_seed(seed))
+
+
+ROUTES = {"copy": {}, "fold": {"fold": True}, "replacement": {"ours": (LAYER,)}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from frame_attention_support import LAYER, call_options, patch_with, read_facts, sdpa
+from frame_attention_support import LAYER, ROUTES, TOKENS, C, block, call_options, frames_in, patch_with, projections, read_facts, sdpa
 from kinema.frame_attention import (
     AllFramesStrategy,
     AnchorStrategy,
@@ -15,40 +15,10 @@ from kinema.frame_attention import (
     ConsistentSelfAttention,
     FrameAttention,
     MissingBankError,
-    RestoreFrameBatch,
     RunState,
     frame_context,
     step_index,
 )
-
-TOKENS, C = 6, 8
-
-
-def projections(seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    return [torch.randn(C, C, generator=generator) / C ** 0.5 for _ in range(3)]
-
-
-def block(hidden: torch.Tensor, patch, options: dict) -> torch.Tensor:
-    """A self-attention layer as ComfyUI's BasicTransformerBlock runs it: patch, project, attention (or our replacement
-    where the route says it runs), restore."""
-    wq, wk, wv = projections()
-    n, context, value = (hidden, hidden, hidden) if patch is None else patch(hidden, hidden, hidden, options)
-    q, k, v = n @ wq, context @ wk, value @ wv
-    layer = options.get("layer", LAYER)
-    route = options.get("kinema_frame_attention_route")
-    if patch is not None and route is not None and layer in route.ours:
-        out = patch.replace(q, k, v, options)
-    else:
-        out = sdpa(q, k, v)
-    return RestoreFrameBatch()(out, options)
-
-
-def frames_in(chunks: int, frames: int, seed: int = 1) -> torch.Tensor:
-    return torch.randn(chunks * frames, TOKENS, C, generator=torch.Generator().manual_seed(seed))
-
-
-ROUTES = {"copy": {}, "fold": {"fold": True}, "replacement": {"ours": (LAYER,)}}
 
 
 @pytest.mark.parametrize("route", list(ROUTES))
