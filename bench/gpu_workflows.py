@@ -1,6 +1,6 @@
 """Shipped workflows on a CUDA GPU, as a user runs them: full-size random SD1.5 + v2 module, 512 px.
 
-    COMFYUI_PATH=/path/to/ComfyUI python3 bench/gpu_workflows.py [--size 512] [--modes normal,novram]
+    COMFYUI_PATH=/path/to/ComfyUI python3 bench/gpu_workflows.py [--size 512] [--modes normal,novram] [--workflows a,b] [--steps N]
 
 Kinema's CI has no GPU; this is the check to run where one is lent. Each memory mode runs in
 a fresh process (ComfyUI reads its command line once): ``normal`` (models loaded whole) and
@@ -43,7 +43,7 @@ def loaded_motion_dtype() -> str | None:
     return None
 
 
-def child(mode: str, size: int, out: Path, quick: bool, workflows: list[str]) -> None:
+def child(mode: str, size: int, out: Path, quick: bool, workflows: list[str], steps: int | None) -> None:
     from _host import import_comfy
 
     import_comfy(MODE_ARGS[mode])
@@ -51,6 +51,7 @@ def child(mode: str, size: int, out: Path, quick: bool, workflows: list[str]) ->
     from safetensors.torch import load_file
 
     from fixtures import cache
+    from fixtures.sample_inputs import ensure_sample_inputs
     from kinema.runner.embedded import EmbeddedComfy, HostPaths
     from kinema.runner.media import describe_video
     from kinema.runner.prompt_edits import override_inputs, substitute_missing_models
@@ -58,6 +59,7 @@ def child(mode: str, size: int, out: Path, quick: bool, workflows: list[str]) ->
     work = Path(tempfile.mkdtemp(prefix=f"kinema-gpu-{mode}-"))
     host = EmbeddedComfy(HostPaths(comfyui=comfyui_path(), output=work / "output", work=work,
                                    model_dirs=cache.model_dirs(kinema_home()))).boot()
+    ensure_sample_inputs(host.input_directory())  # the vid2vid and ControlVideo workflows' clip
     for name in workflows:
         prompt, replaced = substitute_missing_models(json.loads((API / f"{name}.json").read_text()), host.model_installed,
                                                      cache.stand_ins())
@@ -67,6 +69,8 @@ def child(mode: str, size: int, out: Path, quick: bool, workflows: list[str]) ->
             override_inputs(prompt, ("batch_size",), LONG_VIDEO_FRAMES if not quick else 20)
             sampler = next(node_id for node_id, node in prompt.items() if node["class_type"] == "KSampler")
             prompt["90"] = {"class_type": "SaveLatent", "inputs": {"samples": [sampler, 0], "filename_prefix": f"gpu_{mode}_long"}}
+        if steps is not None:
+            override_inputs(prompt, ("steps",), steps)
         for input_name, value in (QUICK.items() if quick else ()):
             if input_name != "batch_size" or name != "animatediff_long_video_sd15":
                 override_inputs(prompt, (input_name,), value)
@@ -101,11 +105,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="kinema-gpu-")))
     parser.add_argument("--quick", action="store_true", help="a smoke run at the test suite's CPU sizes (pass --size 64 too)")
     parser.add_argument("--workflows", default=",".join(WORKFLOWS), help="comma-separated, in order (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps for every workflow (default: each workflow's own)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.child:
-        child(args.child, args.size, args.out, args.quick, args.workflows.split(","))
+        child(args.child, args.size, args.out, args.quick, args.workflows.split(","), args.steps)
         return
     import torch
 
@@ -113,7 +118,8 @@ def main() -> None:
           f"ComfyUI at {comfyui_path()}", flush=True)
     for mode in args.modes.split(","):
         subprocess.run([sys.executable, __file__, "--child", mode, "--size", str(args.size), "--out", str(args.out),
-                        "--workflows", args.workflows, *(["--quick"] if args.quick else [])],
+                        "--workflows", args.workflows, *(["--quick"] if args.quick else []),
+                        *(["--steps", str(args.steps)] if args.steps is not None else [])],
                        check=False, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     saved = {mode: args.out / f"long_{mode}.pt" for mode in args.modes.split(",")}
     if len([path for path in saved.values() if path.exists()]) > 1:

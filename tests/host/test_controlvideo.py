@@ -49,7 +49,7 @@ def test_in_a_clip_pass_frames_attend_to_the_key_frames_only(sd15, clip_attends_
     model = long_video(sd15, 3, clip_attends_to)
     clip = {"context_window": index_list_window([0, 3, 1, 2], total_frames=10)}  # the clip between key frames 0 and 3
     x = frames_in(4)
-    for position in range(4):
+    for position in (1, 3):  # a key frame in one variant, an in-between frame in the other
         expected = [True] * 4 if position in key_positions else [f == position for f in range(4)]
         assert changed_frames(model, x, position, **clip) == expected, position
     keys = {"context_window": index_list_window([0, 3, 6, 9], total_frames=10)}  # the key frames' pass: all frames
@@ -87,7 +87,7 @@ def text(seed: int) -> torch.Tensor:
     return torch.randn(1, 77, 768, generator=torch.Generator().manual_seed(seed))
 
 
-def sample(model, frames: int, steps: int = 3, control=None) -> torch.Tensor:
+def sample(model, frames: int, steps: int = 2, control=None) -> torch.Tensor:
     """What KSampler does (ddim, ddim_uniform, cfg 7.5) from the same noise for every frame (ControlVideo's initialisation)."""
     import comfy.sample
 
@@ -125,7 +125,7 @@ def test_key_frames_of_a_long_video_equal_the_key_frames_sampled_alone(comfy_hos
     seen = []
     hierarchical = recording(long_video(sd15, 3), seen)
     whole = sample(hierarchical, 7)
-    assert seen == [[0, 2, 4, 6], [0, 2, 1], [2, 4, 3], [4, 6, 5]] * 3, "per step: the key frames, then each clip"
+    assert seen == [[0, 2, 4, 6], [0, 2, 1], [2, 4, 3], [4, 6, 5]] * 2, "per step: the key frames, then each clip"
     torch.testing.assert_close(whole[[0, 2, 4, 6]], sample(fully_cross_frame(sd15), 4), rtol=1e-4, atol=1e-4)
 
     control_net = ControlVideoControlNet.execute(comfy.controlnet.load_controlnet(str(model_files["controlnet_sd15_canny"])),
@@ -140,9 +140,9 @@ def test_key_frames_of_a_long_video_equal_the_key_frames_sampled_alone(comfy_hos
 @pytest.mark.heavy
 def test_a_clip_shorter_than_the_largest_pass_is_one_fully_cross_frame_pass(comfy_host, sd15):
     seen = []
-    short = sample(recording(long_video(sd15, 3), seen), 3, steps=2)
+    short = sample(recording(long_video(sd15, 3), seen), 3)
     assert seen == [None, None], "three frames: keys (0, 2) and the clip (0, 2, 1) are no smaller than the clip itself"
-    torch.testing.assert_close(short, sample(fully_cross_frame(sd15), 3, steps=2))
+    torch.testing.assert_close(short, sample(fully_cross_frame(sd15), 3))
 
 
 def test_a_key_frame_window_below_3_is_refused_before_sampling(comfy_host):
