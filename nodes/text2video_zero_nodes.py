@@ -179,7 +179,8 @@ class SharedNoise(io.ComfyNode):
             node_id="KinemaSharedNoise",
             display_name="Shared Noise (Kinema)",
             category=CATEGORY,
-            description="One noise image from the seed, used for every frame (Text2Video-Zero's ControlNet mode). For SamplerCustomAdvanced.",
+            description=("One noise image from the seed, used for every frame (Text2Video-Zero's ControlNet mode, and ControlVideo, "
+                         "which starts all frames from the same noise). For SamplerCustomAdvanced."),
             inputs=[io.Int.Input("noise_seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                                  tooltip="The seed of the one noise image all frames start from.")],
             outputs=[io.Noise.Output(tooltip="Noise for SamplerCustomAdvanced: identical for every frame.")],
