@@ -107,7 +107,7 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
             return load_file(str(path), device="cpu")
         except Exception as exc:  # safetensors raises its own error type for every kind of damage
             raise RifeFileError(path, f"the safetensors file is damaged or incomplete ({exc})", REDOWNLOAD) from exc
-    raw = _torch_load(path)
+    raw = _load_weights_only(path)
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         raw = raw["state_dict"]
     if not isinstance(raw, dict):
@@ -115,7 +115,8 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     return {key: value for key, value in raw.items() if isinstance(key, str) and isinstance(value, torch.Tensor)}
 
 
-def _torch_load(path: Path) -> object:
+def _load_weights_only(path: Path) -> object:
+    """The unpickled file, tensors and plain containers only: nothing in it is executed."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

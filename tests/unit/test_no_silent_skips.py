@@ -18,7 +18,8 @@ def run_pytest(folder: Path, body: str, env: dict | None = None) -> subprocess.C
 
 
 def test_an_unexplained_skip_fails_the_run_and_is_listed(tmp_path):
-    result = run_pytest(tmp_path, "import pytest\n\ndef test_ok():\n    pass\n\ndef test_gone():\n    pytest.importorskip('no_such_module_here')\n")
+    # a missing dependency skipped around: the shape a broken pinned import would take
+    result = run_pytest(tmp_path, "import pytest\n\ndef test_ok():\n    pass\n\ndef test_gone():\n    pytest.skip('no_such_module_here is not installed')\n")
     assert result.returncode == 1, result.stdout
     assert "unexplained skips" in result.stdout and "test_gone" in result.stdout and "no_such_module_here" in result.stdout
 
@@ -27,9 +28,3 @@ def test_a_documented_opt_out_passes(tmp_path):
     result = run_pytest(tmp_path, "import pytest\n\ndef test_browser():\n    pytest.skip('KINEMA_SKIP_BROWSER_TESTS is set')\n")
     assert result.returncode == 0, result.stdout
 
-
-def test_no_test_imports_a_pinned_dependency_through_importorskip():
-    tests = Path(__file__).resolve().parents[1]
-    users = [str(path.relative_to(tests)) for path in tests.rglob("*.py") if "importorskip(" in path.read_text()
-             and path.name != "test_no_silent_skips.py"]
-    assert users == []
