@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PACK_ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,26 @@ CHILD_RESULT = "RESULT "  # the line a measuring child prints its JSON result on
 def report_child_result(result: dict) -> None:
     """In a measuring child: hand ``result`` to the parent."""
     print(CHILD_RESULT + json.dumps(result), flush=True)
+
+
+def report_peak(warm_up, make_run) -> None:
+    """In a measuring child: ``warm_up()``, then the peak memory above the resident set and the seconds of the call
+    ``make_run()`` returns (made after the warm-up's resident set is read), reported to the parent."""
+    import torch
+    from animatediff_memory import PeakMeter
+
+    meter = PeakMeter()
+    with torch.inference_mode():
+        warm_up()
+        before = meter.current()
+        run = make_run()
+        meter.reset()
+        started = time.perf_counter()
+        out = run()
+    seconds = time.perf_counter() - started
+    if not torch.isfinite(out).all():
+        raise RuntimeError("non-finite output")
+    report_child_result({"before": before, "peak": meter.peak(), "seconds": seconds})
 
 
 def run_measuring_child(command: list[str], what: str) -> dict:

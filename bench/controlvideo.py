@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -113,23 +112,11 @@ def run_job(job: str, model, vae, frames: int, size: int):
 
 
 def child(job: str, frames: int, size: int) -> None:
-    import torch
-    from animatediff_memory import PeakMeter
-
     _host.import_comfy(PYTORCH_ATTENTION)
     model, vae = load()
+    # warm-up at one frame: weights loaded, first-touch allocations made, nothing sized by the frame count kept
     warm = run_job("plain" if job in ("plain", "ddim5") else "step", model, vae, 1, size)
-    meter = PeakMeter()
-    warm()  # one frame: weights loaded, first-touch allocations made, nothing sized by the frame count kept
-    before = meter.current()
-    run = run_job(job, model, vae, frames, size)
-    meter.reset()
-    started = time.perf_counter()
-    out = run()
-    seconds = time.perf_counter() - started
-    if not torch.isfinite(out).all():
-        raise RuntimeError("non-finite output")
-    _host.report_child_result({"before": before, "peak": meter.peak(), "seconds": seconds})
+    _host.report_peak(warm_up=warm, make_run=lambda: run_job(job, model, vae, frames, size))
 
 
 # -- in the parent ----------------------------------------------------------------------------------

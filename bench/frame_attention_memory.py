@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -93,22 +92,9 @@ def runner(scope: str, model, frames: int, size: int):
 
 
 def child(scope: str, route: str, frames: int, size: int, attention: str) -> None:
-    import torch
-    from animatediff_memory import PeakMeter
-
     _host.import_comfy(ATTENTION[attention])
     run = runner(scope, all_frames_model(route == "foreign patch"), frames, size)
-    meter = PeakMeter()
-    with torch.inference_mode():
-        run()  # warm-up: first-touch allocations
-        before = meter.current()
-        meter.reset()
-        started = time.perf_counter()
-        out = run()
-    seconds = time.perf_counter() - started
-    if not torch.isfinite(out).all():
-        raise RuntimeError("non-finite output")
-    _host.report_child_result({"before": before, "peak": meter.peak(), "seconds": seconds})
+    _host.report_peak(warm_up=run, make_run=lambda: run)  # warm-up: the same call, for its first-touch allocations
 
 
 def measure(scope: str, route: str, frames: int, size: int, attention: str) -> dict:
