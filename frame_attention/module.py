@@ -13,11 +13,10 @@ import torch
 from torch import nn
 
 from ..windowing import pass_frame_ids
-from .context import CallFacts, frame_context
+from .context import CallFacts
 from .fold import fold_frames, unfold_frames
 from .gather import chunk_sources, frame_sources
-from .plan import combine
-from .strategies import Strategy
+from .strategies import Strategy, plan_features
 
 
 class GuidanceChunks:
@@ -43,8 +42,7 @@ class FrameSourcedSelfAttention(nn.Module):
             # not a plain self-attention call, or called outside a chunk-aware caller: leave it alone
             return self.inner(x, context=context, value=value, mask=mask, transformer_options=options)
         window = tuple(pass_frame_ids(*self.chunks.window)) if self.chunks.window is not None else None
-        ctx = frame_context(x.shape[0], CallFacts(chunk_kinds=(0,) * self.chunks.count, window_frames=window))
-        plan = combine([strategy.plan(ctx, x) for _, strategy in self.features], ctx.layout.frames)
+        ctx, plan = plan_features(self.features, x, CallFacts(chunk_kinds=(0,) * self.chunks.count, window_frames=window))
         if plan is None or plan.sampled is not None:  # sampled tokens need banks and a sampling run: not in a ControlNet
             return self.inner(x, mask=mask, transformer_options=options)
         if plan.shared:

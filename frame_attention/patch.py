@@ -31,12 +31,11 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from .context import CallFacts, frame_context
+from .context import CallFacts
 from .fold import fold_frames, unfold_frames
 from .gather import chunk_attention, chunk_sources, frame_sources, sampled_attention
-from .plan import combine
 from .run_state import Bank
-from .strategies import Strategy
+from .strategies import Strategy, plan_features
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +62,7 @@ class FrameAttention:
         return dict(self.features).get(key)
 
     def plan(self, tokens: torch.Tensor, extra_options: dict):
-        ctx = frame_context(tokens.shape[0], self.read_facts(extra_options))
-        return ctx, combine([strategy.plan(ctx, tokens) for _, strategy in self.features], ctx.layout.frames)
+        return plan_features(self.features, tokens, self.read_facts(extra_options))
 
     def __call__(self, n: torch.Tensor, context: torch.Tensor, value: torch.Tensor, extra_options: dict):
         """``attn1_patch``: ``(n, context, value, extra_options) -> (n, context, value)``, hidden states before projection."""

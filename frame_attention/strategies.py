@@ -12,8 +12,8 @@ from typing import Protocol
 
 import torch
 
-from .context import FrameContext
-from .plan import SourcePlan
+from .context import CallFacts, FrameContext, frame_context
+from .plan import SourcePlan, combine
 
 
 class Strategy(Protocol):
@@ -53,6 +53,12 @@ class AllFramesStrategy:
     def plan(self, ctx: FrameContext, tokens: torch.Tensor) -> SourcePlan | None:
         frames = ctx.layout.frames
         return None if frames == 1 else SourcePlan(frames=tuple(range(frames)))
+
+
+def plan_features(features, tokens: torch.Tensor, facts: CallFacts) -> tuple[FrameContext, SourcePlan | None]:
+    """One call's context and the combined plan of every ``(key, strategy)`` feature for ``tokens`` [batch, N, C]."""
+    ctx = frame_context(tokens.shape[0], facts)
+    return ctx, combine([strategy.plan(ctx, tokens) for _, strategy in features], ctx.layout.frames)
 
 
 STRATEGIES = {"anchor": AnchorStrategy, "all_frames": AllFramesStrategy}
