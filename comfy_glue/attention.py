@@ -66,6 +66,7 @@ class AttentionCall:
     layer: tuple  # (block name, block number, transformer index), the key attn1 replacements are looked up by
     sigma: float | None
     sample_sigmas: tuple[float, ...] | None
+    latent_size: tuple[int, int] | None  # (height, width) of the UNet's input (``original_shape``)
 
 
 def attention_call(extra_options: dict) -> AttentionCall:
@@ -73,12 +74,14 @@ def attention_call(extra_options: dict) -> AttentionCall:
     less the patches, plus ``block`` / ``block_index`` set by the UNet and its transformer)."""
     block = extra_options.get("block")
     sigmas, sample_sigmas = extra_options.get("sigmas"), extra_options.get("sample_sigmas")
+    shape = extra_options.get("original_shape")  # [batch, channels, height, width(, ...)] of the UNet's input
     return AttentionCall(
         chunk_kinds=tuple(extra_options.get("cond_or_uncond") or [0]),
         window=window_in_call(extra_options),
         layer=(block[0], block[1], extra_options.get("block_index", 0)) if block is not None else (),
         sigma=float(sigmas.flatten()[0]) if sigmas is not None else None,
         sample_sigmas=tuple(float(s) for s in sample_sigmas) if sample_sigmas is not None else None,
+        latent_size=(int(shape[2]), int(shape[3])) if shape is not None and len(shape) >= 4 else None,
     )
 
 

@@ -55,8 +55,10 @@ def set_outer_sample_wrapper(patcher: ModelPatcher, key: str, wrapper: Callable)
     patcher.add_wrapper_with_key(OUTER_SAMPLE, key, wrapper)
 
 
-def set_sampling_run_option(patcher: ModelPatcher, key: str, option: str, make: Callable[[int | None], object]) -> None:
-    """Around each sampling run: ``transformer_options[option] = make(seed)`` in that run's own model options.
+def set_sampling_run_option(patcher: ModelPatcher, key: str, option: str, make: Callable[[int | None], object],
+                            finish: Callable[[object], None] | None = None) -> None:
+    """Around each sampling run: ``transformer_options[option] = make(seed)`` in that run's own model options, and
+    ``finish(made)`` after the run ends.
 
     Checked on 0.3.75 and 0.8.0: an OUTER_SAMPLE wrapper (one per key) is called as
     ``(executor, noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed, ...)`` on a guider
@@ -65,8 +67,12 @@ def set_sampling_run_option(patcher: ModelPatcher, key: str, option: str, make: 
 
     def wrapper(executor, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False, seed=None,
                 *args, **kwargs):
-        executor.class_obj.model_options.setdefault("transformer_options", {})[option] = make(seed)
-        return executor(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed, *args, **kwargs)
+        made = make(seed)
+        executor.class_obj.model_options.setdefault("transformer_options", {})[option] = made
+        out = executor(noise, latent_image, sampler, sigmas, denoise_mask, callback, disable_pbar, seed, *args, **kwargs)
+        if finish is not None:
+            finish(made)
+        return out
 
     set_outer_sample_wrapper(patcher, key, wrapper)
 

@@ -24,16 +24,16 @@ from .patch import (
     existing_patch,
     is_frame_attention_patch,
 )
-from .plan import PlanError, SourcePlan, combine
+from .plan import Banked, Picked, PlanError, SampledPlan, SourcePlan, combine
 from .route import Route, route
 from .run_state import Bank, BankFullError, RunState
-from .sampled_tokens import ConsistentSelfAttention, MissingBankError
+from .sampled_tokens import PLAIN, ConsistentSelfAttention, MissingBankError, Role
 from .strategies import STRATEGIES, AllFramesStrategy, AnchorStrategy, Strategy
 
 __all__ = [
-    "ROUTE_OPTION", "RUN_OPTION", "Route", "STRATEGIES", "AllFramesStrategy", "AnchorStrategy", "Bank",
-    "BankFullError", "CallFacts", "ConsistentSelfAttention", "FrameAttention", "FrameAttentionReplacement", "FrameContext",
-    "FrameLayout", "FrameLayoutError", "FrameSourcedSelfAttention", "GuidanceChunks", "MissingBankError", "PlanError",
-    "RestoreFrameBatch", "RunState", "SourcePlan", "Strategy", "combine", "existing_patch", "fold_allowed", "frame_context",
+    "PLAIN", "ROUTE_OPTION", "RUN_OPTION", "Role", "Route", "STRATEGIES", "AllFramesStrategy", "AnchorStrategy", "Bank",
+    "Banked", "BankFullError", "CallFacts", "ConsistentSelfAttention", "FrameAttention", "FrameAttentionReplacement", "FrameContext",
+    "FrameLayout", "FrameLayoutError", "FrameSourcedSelfAttention", "GuidanceChunks", "MissingBankError", "Picked", "PlanError",
+    "RestoreFrameBatch", "RunState", "SampledPlan", "SourcePlan", "Strategy", "combine", "existing_patch", "fold_allowed", "frame_context",
     "frame_layout", "is_frame_attention_patch", "route", "step_index",
 ]

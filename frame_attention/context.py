@@ -24,6 +24,7 @@ class CallFacts:
     sigma: float | None = None  # the call's noise level
     sample_sigmas: tuple[float, ...] | None = None  # the sampling run's schedule
     run: RunState | None = None  # the sampling run's state (seed, banks)
+    latent_size: tuple[int, int] | None = None  # (height, width) of the UNet's input latent, to tell a layer's grid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,13 @@ class FrameContext:
     layer: tuple
     step: int | None  # index into the run's schedule; None outside a sampling run or between its steps
     run: RunState | None
+    latent_size: tuple[int, int] | None = None
+
+    def downscale(self, tokens: int) -> int | None:
+        """How many latent pixels a token of this layer spans per side (1, 2, 4, ...), from the latent's size."""
+        if self.latent_size is None or tokens <= 0:
+            return None
+        return round((self.latent_size[0] * self.latent_size[1] / tokens) ** 0.5)
 
 
 def step_index(sigma: float | None, sample_sigmas: Sequence[float] | None) -> int | None:
@@ -54,4 +62,5 @@ def frame_context(batch: int, facts: CallFacts) -> FrameContext:
         layer=tuple(facts.layer),
         step=step_index(facts.sigma, facts.sample_sigmas),
         run=facts.run,
+        latent_size=facts.latent_size,
     )

@@ -6,7 +6,8 @@ when the frames are consecutive); ``frame_sources`` gives every frame its own ro
 sources ([chunks*frames, M, C], a copy). After projection (an attn1 replacement has the
 projected q/k/v): ``chunk_attention`` attends a chunk's frames, folded into one query
 sequence, to the chunk's shared projected keys and values, and ``sampled_attention`` attends
-frame by frame when each frame's sources differ in count.
+frame by frame when each frame's sources differ in count (banked hidden states travel with the
+batch's through the host's projection: ``pack_banked``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 
 from .fold import fold_frames, unfold_frames
 from .layout import FrameLayout
-from .plan import SourcePlan, source_rows
+from .plan import Banked, Picked, SampledPlan, SourcePlan, source_rows
 
 Attend = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (q, k, v) [b, tokens, heads*dim] -> out
 
@@ -65,18 +66,48 @@ def chunk_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: F
     return unfold_frames(attend(fold_frames(q, layout.chunks), keys, values), q.shape[0])
 
 
-def sampled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: FrameLayout,
-                      sampled: tuple[torch.Tensor, ...], attend: Attend) -> torch.Tensor:
-    """Projected q/k/v [B*F, N, D]: frame j attends to the ``sampled`` tokens of every other frame of its chunk, then its own."""
+def pack_banked(tokens: torch.Tensor, banked: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The batch's hidden states and the banked ones as one sequence, so the host projects them together:
+    [B*F, N, C] and each [B, k, C] -> [1, B*F*N + sum of B*k, C] (one copy of the batch, linear in frames)."""
+    c = tokens.shape[-1]
+    return torch.cat([tokens.reshape(1, -1, c), *(entry.to(tokens).reshape(1, -1, c) for entry in banked)], dim=1)
+
+
+def unpack_banked(packed: torch.Tensor, batch: int, banked: tuple[torch.Tensor, ...]):
+    """Projected ``pack_banked`` output -> the batch's [B*F, N, D] and each banked entry's [B, k, D] (views)."""
+    d, sizes = packed.shape[-1], [entry.shape[0] * entry.shape[1] for entry in banked]
+    own, *entries = packed[0].split([packed.shape[1] - sum(sizes), *sizes])
+    # [B*F*N, D] -> [B*F, N, D]; [B*k, D] -> [B, k, D]
+    return own.view(batch, -1, d), [part.view(entry.shape[0], entry.shape[1], d) for part, entry in zip(entries, banked, strict=True)]
+
+
+def sampled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: FrameLayout, plan: SampledPlan,
+                      attend: Attend) -> torch.Tensor:
+    """Projected q [B*F, N, D] (k and v as ``pack_banked`` left them when the plan banks tokens): frame j attends to its
+    parts (other frames' sampled tokens, banked tokens), then its own tokens; frames without parts attend to themselves."""
+    if plan.banked:
+        (k, banked_k), (v, banked_v) = unpack_banked(k, q.shape[0], plan.banked), unpack_banked(v, q.shape[0], plan.banked)
+    else:
+        banked_k = banked_v = []
     keys, values, queries = _by_frame(k, layout), _by_frame(v, layout), _by_frame(q, layout)
     out = torch.empty_like(queries)
+    alone = [j for j, parts in enumerate(plan.parts) if not parts]
+    if alone:
+        # [B, A, N, D] -> [B*A, N, D]: the frames that attend to themselves, in one call
+        rows = lambda t: t[:, alone].reshape(-1, *t.shape[2:])  # noqa: E731
+        out[:, alone] = attend(rows(queries), rows(keys), rows(values)).view(layout.chunks, len(alone), *queries.shape[2:])
     for chunk in range(layout.chunks):
-        picked_k = [keys[chunk, i, sampled[i]] for i in range(layout.frames)]
-        picked_v = [values[chunk, i, sampled[i]] for i in range(layout.frames)]
-        for j in range(layout.frames):
-            # [sum of the others' k_i + N, D]: the others' sampled tokens, then frame j's own
-            frame_k = torch.cat([*picked_k[:j], *picked_k[j + 1:], keys[chunk, j]])
-            frame_v = torch.cat([*picked_v[:j], *picked_v[j + 1:], values[chunk, j]])
+        for j, parts in enumerate(plan.parts):
+            if not parts:
+                continue
+            # [sum of the parts' tokens + N, D]: the parts in order, then frame j's own tokens
+            frame_k = torch.cat([*(_part(keys, banked_k, chunk, p) for p in parts), keys[chunk, j]])
+            frame_v = torch.cat([*(_part(values, banked_v, chunk, p) for p in parts), values[chunk, j]])
             out[chunk, j] = attend(queries[chunk, j][None], frame_k[None], frame_v[None])[0]
     # [B, F, N, D] -> [B*F, N, D]
     return out.view(q.shape)
+
+
+def _part(by_frame: torch.Tensor, banked: list[torch.Tensor], chunk: int, part: Picked | Banked) -> torch.Tensor:
+    """One part of a frame's keys or values in ``chunk``: [k, D]."""
+    return banked[part.entry][chunk] if isinstance(part, Banked) else by_frame[chunk, part.frame, part.tokens]

@@ -9,7 +9,8 @@ every feature for its plan, combines them and takes one of four routes:
   frames become one query sequence against the sources once; ``RestoreFrameBatch`` (the first
   ``attn1_output_patch``) gives the output its frame batch back. Views only.
 - **replacement** (shared sources, or StoryDiffusion's sampled tokens, where our replacement
-  runs for this layer): the patch leaves the layout alone, so later patches of other packs
+  runs for this layer): the patch leaves the layout alone (banked tokens ride along with the
+  batch's hidden states, packed into one sequence the host projects), so later patches of other packs
   see the usual one-row-per-frame batch, and the replacement attends from the projected
   keys and values: per chunk from the one buffer, or frame by frame. Linear in frames.
 - **copy** (per-frame sources, or extra tokens): every frame gets its own row of sources.
@@ -33,7 +34,7 @@ import torch
 
 from .context import CallFacts
 from .fold import fold_frames, unfold_frames
-from .gather import chunk_attention, chunk_sources, frame_sources, sampled_attention
+from .gather import chunk_attention, chunk_sources, frame_sources, pack_banked, sampled_attention
 from .run_state import Bank
 from .strategies import Strategy, plan_features
 
@@ -77,10 +78,13 @@ class FrameAttention:
         by_replacement = plan.sampled is not None or (plan.shared and plan.extra is None)
         if by_replacement and route is not None and route.replaces(ctx.layer):
             extra_options[_HANDOVER] = (plan, layout)
+            if plan.sampled is not None and plan.sampled.banked:
+                packed = pack_banked(context, plan.sampled.banked)
+                return n, packed, packed if value is context else pack_banked(value, plan.sampled.banked)
             return n, context, value
         if plan.sampled is not None:
-            self._tell(ctx.layer, "another node replaced this layer's attention, so StoryDiffusion's identity images attend "
-                                  "to themselves only here")
+            self._tell(ctx.layer, "another node replaced this layer's attention, so StoryDiffusion's consistent "
+                                  "self-attention leaves this layer plain")
             return n, context, value
         if plan.shared and route is not None:  # no route: a caller outside sampling, which no other patch follows
             self._tell(ctx.layer, f"another node's attention patch or replacement sees this layer's frames, so each of "

@@ -17,6 +17,33 @@ class PlanError(ValueError):
     """The active frame-attention features ask for sources that cannot be combined."""
 
 
+@dataclasses.dataclass(frozen=True, eq=False)  # compared by identity: it holds a tensor
+class Picked:
+    """Some tokens of another frame of the same chunk (StoryDiffusion's sampled tokens of an identity image)."""
+
+    frame: int  # chunk position of the frame they come from
+    tokens: torch.Tensor  # 1-D token positions
+
+
+@dataclasses.dataclass(frozen=True)
+class Banked:
+    """Tokens from outside the batch: entry ``entry`` of the plan's ``banked`` tensors."""
+
+    entry: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SampledPlan:
+    """Each frame of a chunk sees its ``parts`` (in order) and then its own tokens; a frame without parts attends to itself.
+
+    The counts differ from frame to frame, so such a plan is attended frame by frame. ``banked`` holds hidden states
+    [chunks, k, C] (each chunk its own guidance kind's), projected by the host together with the batch's tokens.
+    """
+
+    parts: tuple[tuple[Picked | Banked, ...], ...]  # per chunk position
+    banked: tuple[torch.Tensor, ...] = ()
+
+
 @dataclasses.dataclass(frozen=True)
 class SourcePlan:
     """The keys and values of each frame of a guidance chunk (as hidden states, before projection).
@@ -24,13 +51,12 @@ class SourcePlan:
     ``frames``: None, each frame its own tokens; a tuple of chunk positions, the tokens of those frames for every frame
     (shared by the chunk: built as views); a tuple of per-frame tuples of equal length, frame f the tokens of ``frames[f]``.
     ``extra``: [chunks, E, C] tokens from outside the batch (a bank) every frame of a chunk sees besides, put first.
-    ``sampled``: per frame, a 1-D tensor of token positions: frame f also sees those tokens of every *other* frame
-    (StoryDiffusion's write phase); the counts differ, so such a plan is attended frame by frame.
+    ``sampled``: per frame, the sampled tokens of other frames and banked tokens it sees before its own (StoryDiffusion).
     """
 
     frames: tuple | None = None
     extra: torch.Tensor | None = None
-    sampled: tuple[torch.Tensor, ...] | None = None
+    sampled: SampledPlan | None = None
 
     @property
     def shared(self) -> bool:

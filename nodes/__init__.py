@@ -9,6 +9,7 @@ from . import (
     controlvideo_smoother_nodes,
     interpolator_nodes,
     motion_module_nodes,
+    storydiffusion_nodes,
     text2video_zero_nodes,
 )
 from .schema import ComfyExtension, io
@@ -16,6 +17,7 @@ from .schema import ComfyExtension, io
 ALL_NODES: list[type[io.ComfyNode]] = [
     *motion_module_nodes.NODES, *text2video_zero_nodes.NODES, *context_window_nodes.NODES,
     *controlvideo_nodes.NODES, *controlvideo_smoother_nodes.NODES, *interpolator_nodes.NODES,
+    *storydiffusion_nodes.NODES,
 ]
 
 

@@ -10,6 +10,8 @@ chain; around each sampling run another puts the run's state (seed, banks) in th
 
 from __future__ import annotations
 
+import logging
+
 from ..comfy_glue import attention, patcher
 from ..frame_attention import (
     ROUTE_OPTION,
@@ -29,18 +31,27 @@ from ..windowing import pass_frame_ids
 from .frame_batch_windows import add_window_support
 
 PATCH_KEY = "kinema_frame_attention"
+log = logging.getLogger(__name__)
 
 
 def read_facts(extra_options: dict) -> CallFacts:
     call = attention.attention_call(extra_options)
     return CallFacts(chunk_kinds=call.chunk_kinds, window_frames=tuple(pass_frame_ids(*call.window)) if call.window else None,
-                     layer=call.layer, sigma=call.sigma, sample_sigmas=call.sample_sigmas, run=extra_options.get(RUN_OPTION))
+                     layer=call.layer, sigma=call.sigma, sample_sigmas=call.sample_sigmas, run=extra_options.get(RUN_OPTION),
+                     latent_size=call.latent_size)
 
 
 def _route_call(x, transformer_options: dict, run):
     facts = attention.attn1_patches(transformer_options)
     decided = route(x.shape[0], facts.chain, facts.output_chain, facts.replacements, is_frame_attention_patch)
     return run({**transformer_options, ROUTE_OPTION: decided})
+
+
+def _log_banks(run: RunState) -> None:
+    for key, bank in run.banks.items():
+        if len(bank):
+            log.info("frame attention '%s': its token bank holds %.1f MiB in %d entries (%s)", key, bank.nbytes / 2**20, len(bank),
+                     "on the CPU" if bank.on_cpu else "where the model runs")
 
 
 def model_patch(model) -> FrameAttention | None:
@@ -57,6 +68,7 @@ def apply_feature(model, key: str, strategy: Strategy, bank: Bank | None = None)
     attention.set_attn1_replacement(patched, attention.self_attention_layers(patched), FrameAttentionReplacement(patch),
                                     is_frame_attention_patch)
     patcher.set_unet_call_wrapper(patched, PATCH_KEY, _route_call)
-    patcher.set_sampling_run_option(patched, PATCH_KEY, RUN_OPTION, lambda seed: RunState(seed=seed or 0, banks=patch.banks))
+    patcher.set_sampling_run_option(patched, PATCH_KEY, RUN_OPTION, lambda seed: RunState(seed=seed or 0, banks=patch.banks),
+                                    finish=_log_banks)
     add_window_support(patched)
     return patched

@@ -134,6 +134,9 @@ CPU_RUN_OVERRIDES = {
     "animatediff_deflicker_sd15": {"batch_size": 8, "steps": 5},  # 5 steps: the smoother fires at steps 3 and 4
     "controlvideo_canny_sd15": {"batch_size": 8, "steps": 5},
     "controlvideo_long_video_sd15": {"batch_size": 20, "steps": 2},  # key frames every 3 frames: 8 key frames, 7 clips
+    "storydiffusion_comic_sd15": {"steps": 2},
+    "storydiffusion_comic_sdxl": {"steps": 2},  # full-size SDXL on CPU: 7 panels, 2 steps
+    "storydiffusion_character_video_sd15": {"batch_size": 20, "steps": 2},  # two context windows read the identity bank
 }
 
 

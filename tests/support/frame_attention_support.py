@@ -16,7 +16,7 @@ def read_facts(options: dict) -> CallFacts:
     """What the glue reads off a call, from the same keys a test puts in."""
     return CallFacts(chunk_kinds=tuple(options.get("cond_or_uncond") or [0]), window_frames=options.get("window_frames"),
                      layer=options.get("layer", LAYER), sigma=options.get("sigma"), sample_sigmas=options.get("sample_sigmas"),
-                     run=options.get("run"))
+                     run=options.get("run"), latent_size=options.get("latent_size"))
 
 
 def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, extra_options: dict | None = None) -> torch.Tensor:

@@ -12,9 +12,7 @@ from kinema.frame_attention import (
     Bank,
     BankFullError,
     CallFacts,
-    ConsistentSelfAttention,
     FrameAttention,
-    MissingBankError,
     RunState,
     frame_context,
     step_index,
@@ -96,46 +94,6 @@ def test_features_by_key_combine_and_reapplying_one_leaves_the_other():
     assert both.feature("t2vz") is anchor, "the model the node was given keeps its patch"
 
 
-def identity_run(bank: Bank, seed: int = 3, steps: int = 4):
-    """A write-phase sampling run over 3 identity images: every step's call at one layer of 6 tokens per image."""
-    strategy = ConsistentSelfAttention(bank_key="hero", write=True, rates={TOKENS: 0.5}, layers=frozenset({LAYER}))
-    patch, run = patch_with(strategy), RunState(seed=seed, banks={"hero": bank})
-    sigmas = [4.0, 3.0, 2.0, 1.0, 0.0][:steps] + [0.0]
-    outs = []
-    for step in range(steps):
-        options = call_options([1, 0], 6, ours=(LAYER,), run=run, sigma=sigmas[step], sample_sigmas=tuple(sigmas))
-        outs.append(block(frames_in(2, 3, seed=step), patch, options))
-    return outs, sigmas
-
-
-def test_a_bank_written_by_the_identity_run_is_read_by_the_next_run_and_cleared_on_request():
-    bank = Bank()
-    outs, sigmas = identity_run(bank)
-    assert len(bank) == 4 * 2, "every step, cond and uncond apart"
-    reader = ConsistentSelfAttention(bank_key="hero", write=False, rates={TOKENS: 0.5}, layers=frozenset({LAYER}))
-    panel = frames_in(2, 1, seed=11)
-    read = [block(panel, patch_with(reader), call_options([1, 0], 2, run=RunState(seed=5, banks={"hero": bank}), sigma=sigmas[s],
-                                                               sample_sigmas=tuple(sigmas))) for s in range(4)]
-    plain = [block(panel, None, call_options([1, 0], 2)) for _ in range(4)]
-    assert torch.equal(read[0], plain[0]), "step 0 is plain self-attention"
-    assert any(not torch.allclose(r, p) for r, p in zip(read[1:], plain[1:], strict=True)), "the bank is read"
-    bank.clear()
-    with pytest.raises(MissingBankError, match="sample the identity images first"):
-        for s in range(1, 4):
-            block(panel, patch_with(reader), call_options([1, 0], 2, run=RunState(seed=5, banks={"hero": bank}), sigma=sigmas[s],
-                                                         sample_sigmas=tuple(sigmas)))
-
-
-def test_the_same_seed_gives_the_same_bits_whatever_ran_before():
-    first, _ = identity_run(Bank(), seed=9)
-    torch.randn(100)  # global randomness in between changes nothing
-    identity_run(Bank(), seed=1)
-    again, _ = identity_run(Bank(), seed=9)
-    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-    other, _ = identity_run(Bank(), seed=10)
-    assert any(not torch.equal(a, b) for a, b in zip(first[1:], other[1:], strict=True))
-
-
 def test_a_bank_refuses_to_grow_past_its_limit_and_can_stay_on_the_cpu():
     bank = Bank(max_bytes=1000, on_cpu=True)
     bank.write(("layer", 0, 0), torch.zeros(10, 10))
@@ -154,38 +112,3 @@ def test_the_context_carries_window_frames_layer_and_the_step_from_sigmas():
     generator_a, generator_b = RunState(seed=4).generator("gate", 3, LAYER), RunState(seed=4).generator("gate", 3, LAYER)
     assert torch.equal(torch.rand(5, generator=generator_a), torch.rand(5, generator=generator_b))
     assert read_facts({"cond_or_uncond": [1, 0]}).chunk_kinds == (1, 0)
-
-
-def consistent(write: bool) -> ConsistentSelfAttention:
-    return ConsistentSelfAttention(bank_key="hero", write=write, rates={TOKENS: 0.5}, layers=frozenset({LAYER}),
-                                   gate_early=1.0, gate_late=1.0)  # gate always open from step 1
-
-
-def sampling_options(run: RunState, batch: int, step: int = 2) -> dict:
-    sigmas = (4.0, 3.0, 2.0, 1.0, 0.0)
-    return call_options([1, 0], batch, ours=(LAYER,), run=run, sigma=sigmas[step], sample_sigmas=sigmas)
-
-
-@pytest.mark.parametrize("write", [True, False], ids=["identity images", "panels"])
-def test_sampled_tokens_never_let_uncond_reach_cond(write):
-    bank = Bank()
-    if not write:
-        block(frames_in(2, 3, seed=4), patch_with(consistent(True)), sampling_options(RunState(seed=1, banks={"hero": bank}), 6))
-    x = frames_in(2, 3)
-    y = x.clone()
-    y[:3] = frames_in(1, 3, seed=8)  # the uncond chunk
-    run = RunState(seed=1, banks={"hero": bank})
-    a = block(x, patch_with(consistent(write)), sampling_options(run, 6))
-    b = block(y, patch_with(consistent(write)), sampling_options(run, 6))
-    assert torch.equal(a[3:], b[3:]) and not torch.equal(a[:3], b[:3])
-
-
-def test_an_anchor_and_a_bank_read_stack_and_each_acts():
-    bank = Bank()
-    block(frames_in(2, 3, seed=4), patch_with(consistent(True)), sampling_options(RunState(seed=1, banks={"hero": bank}), 6))
-    x, run = frames_in(2, 3), RunState(seed=1, banks={"hero": bank})
-    options = sampling_options(run, 6)
-    both = block(x, patch_with(AnchorStrategy(), consistent(False), keys=["t2vz", "hero"]), options)
-    anchor = block(x, patch_with(AnchorStrategy()), options)
-    reading = block(x, patch_with(consistent(False)), options)
-    assert not torch.allclose(both, anchor) and not torch.allclose(both, reading)
