@@ -35,6 +35,7 @@ NOT_QUEUED = {
     "animatediff_txt2vid_sdxl": "the full-size SDXL stand-in (7 GB in fp16, ~3.5B parameters, held in fp32 on CPU) would "
     "sit next to the SD1.5 models in the one shared server on a 24 GB machine; the page's prompt must equal "
     "its API twin, which tests/host/test_workflows.py executes headless",
+    "storydiffusion_comic_sdxl": "the same full-size SDXL stand-in; tests/host/test_storydiffusion.py executes its API twin headless",
 }
 
 
