@@ -306,7 +306,7 @@ def main() -> None:
     print(f"\n3. peak memory of a write run then a read run ({args.steps} steps each), one fresh process per bank placement")
     results = {placement: measure_memory(placement, args) for placement in PLACEMENTS}
     device = results["device"]["device"]
-    print(f"bank placement | {'RSS before MiB':>14} | {'peak MiB':>9} | {'peak - before MiB':>17} | {'bank MiB':>8} | {'seconds':>7}"
+    print(f"bank placement | {'RSS before MiB':>14} | {'peak MiB':>9} | {'peak - before MiB':>17} | {'bank MiB':>8} | {'run s':>7}"
           + (f" | {'CUDA peak - before MiB':>22}" if "cuda_peak" in results["cpu"] else ""))
     for placement, r in results.items():
         where = "CPU" if placement == "cpu" else f"device ({device})"

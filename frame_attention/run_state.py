@@ -32,19 +32,20 @@ class Bank:
         self.max_bytes = max_bytes
         self.on_cpu = on_cpu
         self._entries: dict[tuple, torch.Tensor] = {}
+        self._nbytes = 0  # kept as entries change: a run writes thousands of entries
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self._entries.values())
+        return self._nbytes
 
     def write(self, key: tuple, tokens: torch.Tensor) -> None:
-        stored = tokens.detach().to("cpu") if self.on_cpu else tokens.detach()
         old = self._entries.get(key)
-        grown = self.nbytes - (old.numel() * old.element_size() if old is not None else 0) + stored.numel() * stored.element_size()
+        grown = self._nbytes - (_size(old) if old is not None else 0) + _size(tokens)
         if self.max_bytes is not None and grown > self.max_bytes:
             raise BankFullError(f"the token bank would hold {grown / 2**30:.2f} GiB, over its limit of "
                                 f"{self.max_bytes / 2**30:.2f} GiB: generate the identity images smaller or fewer, or raise the limit")
-        self._entries[key] = stored
+        self._entries[key] = tokens.detach().to("cpu") if self.on_cpu else tokens.detach()
+        self._nbytes = grown
 
     def read(self, key: tuple, device: torch.device | None = None) -> torch.Tensor | None:
         tokens = self._entries.get(key)
@@ -54,9 +55,14 @@ class Bank:
         if self._entries:
             log.info("token bank cleared (%d entries, %.1f MiB)", len(self._entries), self.nbytes / 2**20)
         self._entries.clear()
+        self._nbytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _size(tokens: torch.Tensor) -> int:
+    return tokens.numel() * tokens.element_size()
 
 
 @dataclasses.dataclass(frozen=True)

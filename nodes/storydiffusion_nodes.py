@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..comfy_glue import photomaker as photomaker_glue
 from ..comfy_glue import text
 from ..frame_attention import Bank, ConsistentSelfAttention, Role
 from ..storydiffusion import LAYOUTS, STYLES, Story, StoryError, apply_style, parse_story, story_roles
@@ -69,6 +70,14 @@ class StoryPrompts(io.ComfyNode):
                                      "1 = ordinary generation for the identity panel; the reference uses 2-4."),
                 io.Int.Input("width", default=768, min=64, max=4096, step=8, tooltip="Panel width in pixels (768 in the reference)."),
                 io.Int.Input("height", default=768, min=64, max=4096, step=8, tooltip="Panel height in pixels."),
+                io.Photomaker.Input("photomaker", optional=True,
+                                    tooltip="Optional, SDXL only: a PhotoMaker model (core Load PhotoMaker). Every panel whose "
+                                            "prompt holds the trigger word 'photomaker' (write it after the class word in a "
+                                            "character's description: '[Ann] a woman photomaker, red coat') gets the ID image fused in."),
+                io.Image.Input("photomaker_image", optional=True, tooltip="The ID photo for PhotoMaker (the person to keep)."),
+                io.Float.Input("photomaker_start", default=0.2, min=0.0, max=1.0, step=0.05, optional=True,
+                               tooltip="Share of the schedule that uses the text alone before the ID-fused prompt takes over "
+                                       "(the reference's 20%; with uniform-timestep schedulers such as ddim_uniform, the share of steps)."),
             ],
             outputs=[
                 io.Conditioning.Output(display_name="positive", tooltip="One prompt per panel, in story order."),
@@ -94,13 +103,38 @@ class StoryPrompts(io.ComfyNode):
 
     @classmethod
     def execute(cls, clip, characters: str, story: str, style: str, negative: str, id_length: int, width: int,
-                height: int) -> io.NodeOutput:
+                height: int, photomaker=None, photomaker_image: torch.Tensor | None = None,
+                photomaker_start: float = 0.2) -> io.NodeOutput:
         parsed = _parse(characters, story, id_length)
         styled = [apply_style(style, panel.prompt, negative) for panel in parsed.panels]
-        positive = text.encode_prompts(clip, [prompt for prompt, _ in styled])
+        prompts = [prompt for prompt, _ in styled]
+        if photomaker is None:
+            positive = text.encode_prompts(clip, prompts)
+        else:
+            positive = _with_identity(clip, prompts, photomaker, photomaker_image, photomaker_start)
         negative_cond = text.encode_prompts(clip, [styled[0][1]])
         latent = torch.zeros(len(parsed.panels), 4, height // 8, width // 8)
         return io.NodeOutput(positive, negative_cond, {"samples": latent}, parsed)
+
+
+def _with_identity(clip, prompts: list[str], photomaker, image: torch.Tensor | None, start: float) -> list:
+    """PhotoMaker as the reference composes it: the text alone for the first ``start`` of the schedule, then the prompts
+    with the ID image fused in (both batched a row per panel)."""
+    if image is None:
+        raise ValueError("Story Prompts: a PhotoMaker model is connected but no photomaker_image; connect the ID photo "
+                         "(Load Image) or disconnect the PhotoMaker model.")
+    if not any(photomaker_glue.has_trigger(prompt) for prompt in prompts):
+        raise ValueError(f"Story Prompts: PhotoMaker is connected but no panel's prompt holds the trigger word "
+                         f"'{photomaker_glue.TRIGGER}'; write it after the class word in a character's description, e.g. "
+                         f"'[Ann] a woman {photomaker_glue.TRIGGER}, red coat'.")
+    text_only = [text.encode_prompt(clip, photomaker_glue.without_trigger(prompt)) for prompt in prompts]
+    width = text_only[0][0].shape[-1]
+    if width != photomaker_glue.EMBEDDING_WIDTH:
+        raise ValueError(f"Story Prompts: PhotoMaker needs an SDXL checkpoint's text encoders ({photomaker_glue.EMBEDDING_WIDTH}-wide "
+                         f"prompt embeddings); this CLIP gives {width}-wide ones. Use an SDXL checkpoint or disconnect PhotoMaker.")
+    fused = [photomaker_glue.encode_with_identity(photomaker, image, clip, photomaker_glue.spaced_trigger(prompt)) for prompt in prompts]
+    return [text.batch_rows(text_only, start_percent=0.0, end_percent=start),
+            text.batch_rows(fused, start_percent=start, end_percent=1.0)]
 
 
 class ConsistentSelfAttentionNode(io.ComfyNode):

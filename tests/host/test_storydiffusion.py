@@ -130,3 +130,68 @@ def test_a_comic_workflow_writes_every_panel_and_its_pages(run_small, cpu_run_ov
     assert len(pages) == 2 and all(Image.open(f).size == (2 * 64 + 40, 2 * 64 + 40) for f in pages), result.files
     border = torch.tensor(list(Image.open(pages[1]).convert("RGB").getdata())).view(168, 168, 3)
     assert (border[:10] == 255).all() and (border[-84:, -84:] == 255).all(), "white borders and a white padding panel"
+
+
+@pytest.fixture(scope="module")
+def photomaker(call_node, model_files):
+    return call_node("PhotoMakerLoader", photomaker_model_name=model_files["photomaker"].name)[0]
+
+
+def clip_of(checkpoint: Path):
+    import comfy.sd
+
+    _, clip, *_ = comfy.sd.load_checkpoint_guess_config(str(checkpoint), output_vae=False, output_clip=True, output_model=False)
+    return clip
+
+
+def story_prompts(clip, story_text: str, **photomaker):
+    from kinema.nodes.storydiffusion_nodes import StoryPrompts
+
+    return StoryPrompts.execute(clip, "[Ann] a woman photomaker, red coat", story_text, "(No style)", "", 2, 64, 64, **photomaker).args
+
+
+@pytest.mark.heavy
+def test_photomaker_fuses_the_id_image_after_the_start_into_the_panels_that_name_the_character(photomaker, model_files):
+    from kinema.comfy_glue.text import encode_prompt
+
+    clip = clip_of(model_files["sdxl"])
+    image = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(2))
+    text = "[Ann] at a station\n[Ann] on a train\n[NC] a harbour at night"
+    positive = story_prompts(clip, text, photomaker=photomaker, photomaker_image=image, photomaker_start=0.2)[0]
+    (text_only, early), (fused, late) = positive
+    assert (early["start_percent"], early["end_percent"], late["start_percent"], late["end_percent"]) == (0.0, 0.2, 0.2, 1.0)
+    assert text_only.shape == fused.shape == (3, 77, 2048)
+    torch.testing.assert_close(text_only[0:1], encode_prompt(clip, "a woman , red coat at a station")[0])  # no trigger word
+    assert not torch.allclose(fused[:2], text_only[:2]), "the character's panels carry the ID image"
+    torch.testing.assert_close(fused[2], text_only[2])  # the [NC] panel: text alone
+    with pytest.raises(ValueError, match="no panel's prompt holds the trigger word 'photomaker'"):
+        from kinema.nodes.storydiffusion_nodes import StoryPrompts
+
+        StoryPrompts.execute(clip, "[Ann] a woman", "[Ann] a\n[Ann] b", "(No style)", "", 2, 64, 64, photomaker=photomaker,
+                             photomaker_image=image)
+    with pytest.raises(ValueError, match="needs an SDXL checkpoint's text encoders"):
+        story_prompts(clip_of(model_files["sd15"]), text, photomaker=photomaker, photomaker_image=image)
+
+
+@pytest.mark.heavy
+def test_photomaker_and_consistent_attention_sample_together_on_sdxl(comfy_host, model_files):
+    prompt = {
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": model_files["sdxl"].name}},
+        "2": {"class_type": "PhotoMakerLoader", "inputs": {"photomaker_model_name": model_files["photomaker"].name}},
+        "3": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 8421504}},
+        "4": {"class_type": "KinemaStoryPrompts", "inputs": {
+            "clip": ["1", 1], "characters": "[Ann] a woman photomaker, red coat", "story": "[Ann] at a station\n[Ann] on a train\n"
+            "[Ann] in the rain #Rain.", "style": "Photographic", "negative": "", "id_length": 2, "width": 64, "height": 64,
+            "photomaker": ["2", 0], "photomaker_image": ["3", 0], "photomaker_start": 0.5}},
+        "5": {"class_type": "KinemaConsistentSelfAttention", "inputs": {
+            "model": ["1", 0], "story": ["4", 3], "sa32": 0.5, "sa64": 0.5, "gate_early": 1.0, "gate_late": 1.0, "gate_switch_step": 20,
+            "keep_bank": False, "bank_on_cpu": True, "bank_limit_gb": 8.0}},
+        "6": {"class_type": "KSampler", "inputs": {
+            "model": ["5", 0], "seed": 3, "steps": 2, "cfg": 5.0, "sampler_name": "ddim", "scheduler": "ddim_uniform",
+            "positive": ["4", 0], "negative": ["4", 1], "latent_image": ["4", 2], "denoise": 1.0}},
+        "7": {"class_type": "VAEDecode", "inputs": {"samples": ["6", 0], "vae": ["1", 2]}},
+        "8": {"class_type": "SaveImage", "inputs": {"images": ["7", 0], "filename_prefix": "kinema/story_photomaker"}},
+    }
+    result = comfy_host.run(prompt)
+    assert result.success, result.describe_failure()
+    assert len([f for f in result.files if f.suffix == ".png"]) == 3
