@@ -27,6 +27,11 @@ def encode_with_identity(photomaker, image: torch.Tensor, clip, text: str) -> tu
     return cond, extras
 
 
+def fits_its_mask(clip, text: str) -> bool:
+    """Whether ``text`` tokenizes into one 77-token chunk: core's encoder masks the trigger in the first 77 tokens only."""
+    return all(len(chunks) == 1 for chunks in clip.tokenize(text).values())
+
+
 def has_trigger(text: str) -> bool:
     return re.search(rf"\b{TRIGGER}\b", text) is not None
 

@@ -111,13 +111,14 @@ class StoryPrompts(io.ComfyNode):
         if photomaker is None:
             positive = text.encode_prompts(clip, prompts)
         else:
-            positive = _with_identity(clip, prompts, photomaker, photomaker_image, photomaker_start)
+            positive = _with_identity(clip, prompts, [panel.line for panel in parsed.panels], photomaker, photomaker_image,
+                                      photomaker_start)
         negative_cond = text.encode_prompts(clip, [styled[0][1]])
         latent = torch.zeros(len(parsed.panels), 4, height // 8, width // 8)
         return io.NodeOutput(positive, negative_cond, {"samples": latent}, parsed)
 
 
-def _with_identity(clip, prompts: list[str], photomaker, image: torch.Tensor | None, start: float) -> list:
+def _with_identity(clip, prompts: list[str], lines: list[int], photomaker, image: torch.Tensor | None, start: float) -> list:
     """PhotoMaker as the reference composes it: the text alone for the first ``start`` of the schedule, then the prompts
     with the ID image fused in (both batched a row per panel)."""
     if image is None:
@@ -132,6 +133,11 @@ def _with_identity(clip, prompts: list[str], photomaker, image: torch.Tensor | N
     if width != photomaker_glue.EMBEDDING_WIDTH:
         raise ValueError(f"Story Prompts: PhotoMaker needs an SDXL checkpoint's text encoders ({photomaker_glue.EMBEDDING_WIDTH}-wide "
                          f"prompt embeddings); this CLIP gives {width}-wide ones. Use an SDXL checkpoint or disconnect PhotoMaker.")
+    for prompt, line in zip(prompts, lines, strict=True):
+        if photomaker_glue.has_trigger(prompt) and not photomaker_glue.fits_its_mask(clip, photomaker_glue.spaced_trigger(prompt)):
+            raise ValueError(f"Story Prompts: with PhotoMaker, a prompt must fit in 75 tokens (core PhotoMakerEncode reads one "
+                             f"77-token chunk); story line {line} with its style is longer. Shorten that line or the "
+                             "character's description, or pick the style '(No style)'.")
     fused = [photomaker_glue.encode_with_identity(photomaker, image, clip, photomaker_glue.spaced_trigger(prompt)) for prompt in prompts]
     return [text.batch_rows(text_only, start_percent=0.0, end_percent=start),
             text.batch_rows(fused, start_percent=start, end_percent=1.0)]

@@ -39,6 +39,8 @@ def test_photomaker_fuses_the_id_image_after_the_start_and_samples_with_consiste
         torch.testing.assert_close(fused[2], text_only[2])  # the [NC] panel: text alone
         with pytest.raises(ValueError, match="no panel's prompt holds the trigger word 'photomaker'"):
             story_prompts(clip, "[Ann] a woman", "[Ann] a\n[Ann] b", photomaker=photomaker, photomaker_image=image)
+        with pytest.raises(ValueError, match="story line 2 with its style is longer"):  # core masks the first 77 tokens only
+            story_prompts(clip, story="[Ann] a\n[Ann] " + "very " * 80 + "far", photomaker=photomaker, photomaker_image=image)
 
         patched = ConsistentSelfAttentionNode.execute(model, story, 0.5, 0.5, 1.0, 1.0, 20, False, True, 8.0).args[0]
         samples = call_node("KSampler", model=patched, seed=3, steps=2, cfg=5.0, sampler_name="ddim", scheduler="ddim_uniform",

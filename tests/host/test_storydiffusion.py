@@ -1,6 +1,6 @@
 """StoryDiffusion inside a real ComfyUI on the full-size random SD1.5 (64x64 px): consistent self-attention in the UNet
 (REFERENCE section 4 checks), the bank against the formula, same seed same bits through KSampler, errors before
-sampling, and the comic workflows end to end (SD1.5 and SDXL)."""
+sampling, and the SD1.5 comic workflow end to end."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from host_calls import frames_in, unet
 CHARACTERS = "[Ann] a woman in a red coat"
 STORY = "[Ann] at a station\n[Ann] on a train\n[Ann] in the rain #Rain.\n[NC] a harbour at night"
 SIGMAS = torch.tensor([8.0, 3.0, 1.0, 0.0])
-COMIC_WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "workflows" / "api").glob("storydiffusion_comic_*.json"))
+# the SDXL comic runs end to end through the batch runner's CLI (test_batch_runner.py); once is enough for CI's time
+COMIC_WORKFLOWS = [Path(__file__).resolve().parents[2] / "workflows" / "api" / "storydiffusion_comic_sd15.json"]
 
 
 def story(id_length: int = 2, text: str = STORY):
