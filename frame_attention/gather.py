@@ -97,17 +97,26 @@ def sampled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout:
         rows = lambda t: t[:, alone].reshape(-1, *t.shape[2:])  # noqa: E731
         out[:, alone] = attend(rows(queries), rows(keys), rows(values)).view(layout.chunks, len(alone), *queries.shape[2:])
     for chunk in range(layout.chunks):
+        picked: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # gathered once per chunk for every frame that sees them
         for j, parts in enumerate(plan.parts):
             if not parts:
                 continue
+            seen = [_part(keys, values, banked_k, banked_v, chunk, part, picked) for part in parts]
             # [sum of the parts' tokens + N, D]: the parts in order, then frame j's own tokens
-            frame_k = torch.cat([*(_part(keys, banked_k, chunk, p) for p in parts), keys[chunk, j]])
-            frame_v = torch.cat([*(_part(values, banked_v, chunk, p) for p in parts), values[chunk, j]])
+            frame_k = torch.cat([*(k_part for k_part, _ in seen), keys[chunk, j]])
+            frame_v = torch.cat([*(v_part for _, v_part in seen), values[chunk, j]])
             out[chunk, j] = attend(queries[chunk, j][None], frame_k[None], frame_v[None])[0]
     # [B, F, N, D] -> [B*F, N, D]
     return out.view(q.shape)
 
 
-def _part(by_frame: torch.Tensor, banked: list[torch.Tensor], chunk: int, part: Picked | Banked) -> torch.Tensor:
-    """One part of a frame's keys or values in ``chunk``: [k, D]."""
-    return banked[part.entry][chunk] if isinstance(part, Banked) else by_frame[chunk, part.frame, part.tokens]
+def _part(keys: torch.Tensor, values: torch.Tensor, banked_k: list[torch.Tensor], banked_v: list[torch.Tensor], chunk: int,
+          part: Picked | Banked, picked: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """One part's keys and values in ``chunk``, each [k, D]; sampled tokens are gathered once into ``picked``."""
+    if isinstance(part, Banked):
+        return banked_k[part.entry][chunk], banked_v[part.entry][chunk]
+    key = (part.frame, id(part.tokens))
+    if key not in picked:
+        picked[key] = keys[chunk, part.frame, part.tokens], values[chunk, part.frame, part.tokens]
+    return picked[key]
+
