@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .job_plan import Job
 from .manifest import DONE, FAILED, INTERRUPTED, JobRecord, Manifest
+from .output_paths import JobRefused
 from .publish import publish, staging_folder
 from .workers import WorkerLost
 
@@ -73,19 +74,33 @@ class JobQueue:
 
 
 class Batch:
-    def __init__(self, jobs: list[Job], manifest: Manifest, output_root: Path, job_bar=None) -> None:
+    def __init__(self, jobs: list[Job], manifest: Manifest, output_root: Path, job_bar=None, measure=None) -> None:
+        """``measure(paths) -> {path: figures}``: temporal-consistency metrics of a done job's outputs (--metrics)."""
+        self.jobs = jobs
         self.manifest = manifest
         self.output_root = output_root
-        done = {job.key for job in jobs if manifest.is_done(job.key)}  # looks at every listed output on disk: once
-        self.report = BatchReport(skipped=[job for job in jobs if job.key in done])
-        self.queue = JobQueue([job for job in jobs if job.key not in done])
+        self.report = BatchReport()
+        self.queue = JobQueue([])
         self.stop = threading.Event()
         self.job_bar = job_bar
+        self.measure = measure
         self._lock = threading.Lock()
 
     def run(self, workers: list) -> BatchReport:
-        """Run every pending job; with several workers, one thread each."""
+        """Run every pending job, holding the manifest (ManifestBusy if another command does); several workers: a thread each."""
         started = time.perf_counter()
+        with self.manifest.writing():
+            # after taking the lock: a command that ran before this one may have finished jobs meanwhile
+            done = {job.key for job in self.jobs if self.manifest.is_done(job.key)}  # looks at every listed output: once
+            self.report.skipped = [job for job in self.jobs if job.key in done]
+            self.queue = JobQueue([job for job in self.jobs if job.key not in done])
+            if self.job_bar is not None:
+                self.job_bar.update(len(self.report.skipped))
+            self._run_workers(workers)
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _run_workers(self, workers: list) -> None:
         if len(workers) == 1 and not hasattr(workers[0], "wait_for_room"):
             self._work(workers[0])
         else:
@@ -98,8 +113,6 @@ class Batch:
         for job in self.queue.drain():
             reason = "stopped before it started (Ctrl-C)" if self.stop.is_set() else "no worker left: every server stopped answering"
             self._finish(job, INTERRUPTED if self.stop.is_set() else FAILED, None, [], reason, None)
-        self.report.seconds = time.perf_counter() - started
-        return self.report
 
     def _work(self, worker) -> None:
         while not self.stop.is_set():
@@ -122,10 +135,14 @@ class Batch:
                 log.error("%s; job %s goes to another worker", err, job.key)
                 self.queue.give_back(job)
                 return
+            except JobRefused as err:  # e.g. a server named an output outside its output folder: nothing was written
+                self.queue.finished()
+                self._finish(job, FAILED, None, [], str(err), worker.name)
+                continue
             except Exception as err:  # noqa: BLE001  (a runner fault fails this job, not the batch)
                 log.exception("job %s: the runner failed", job.key)
                 self.queue.finished()
-                self._finish(job, FAILED, None, [], f"{type(err).__name__}: {err}", worker.name)
+                self._finish(job, FAILED, None, [], f"the runner failed on this job ({type(err).__name__}: {err})", worker.name)
                 continue
             self.queue.finished()
             if not result.success:
@@ -137,9 +154,19 @@ class Batch:
             except OSError as err:  # disk full, permissions: the job ran, but its files are not in place
                 self._finish(job, FAILED, result, [], f"publishing the outputs into {self.output_root} failed: {err}", worker.name)
                 continue
-            self._finish(job, DONE, result, outputs, None, worker.name)
+            self._finish(job, DONE, result, outputs, None, worker.name, self._metrics(job, outputs))
 
-    def _finish(self, job: Job, status: str, result, outputs: list[Path], error: str | None, worker: str | None) -> None:
+    def _metrics(self, job: Job, outputs: list[Path]) -> dict:
+        if self.measure is None:
+            return {}
+        try:
+            return self.measure(outputs)
+        except Exception as err:  # noqa: BLE001  (the job's files are in place; a metric that fails must not undo it)
+            log.warning("job %s: temporal-consistency metrics failed (%s); the outputs are kept", job.key, err)
+            return {"error": f"{type(err).__name__}: {err}"}
+
+    def _finish(self, job: Job, status: str, result, outputs: list[Path], error: str | None, worker: str | None,
+                metrics: dict | None = None) -> None:
         record = JobRecord(
             key=job.key, workflow=str(job.workflow), params=job.params, status=status,
             attempts=self.manifest.attempts(job.key) + (result is not None),
@@ -147,6 +174,7 @@ class Batch:
             node_seconds={node: round(sec, 3) for node, sec in (result.node_seconds if result else {}).items()},
             outputs=[str(path) for path in outputs], error=error, worker=worker,
             finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            metrics=metrics or {},
         )
         self.manifest.record(record)
         with self._lock:

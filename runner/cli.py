@@ -13,8 +13,9 @@ from pathlib import Path
 
 from .batch import Batch, BatchReport
 from .conversion import to_api_prompt
+from .job_checks import job_problems, print_dry_run, print_problems
 from .job_plan import parse_set, parse_sweep, plan_jobs
-from .manifest import DONE, FAILED, INTERRUPTED, Manifest
+from .manifest import DONE, FAILED, INTERRUPTED, Manifest, ManifestBusy
 from .stand_ins import StandIns
 from .workflow_files import WorkflowError, collect_workflows
 
@@ -68,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stand-ins", action="store_true",
                         help="replace model files that are not installed by random-weight files of the same layout, and "
                         "provide the shipped workflows' sample clip (for trying workflows without models)")
+    parser.add_argument("--metrics", action="store_true",
+                        help="measure the temporal consistency of every video a job saves (flow warping error, adjacent-frame "
+                        "SSIM) into the manifest; 'scripts/batch.py report OUTPUT' turns them into a page")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
@@ -124,6 +128,11 @@ def main(argv: list[str] | None = None, host=None, home: Path | None = None, com
     ``comfyui`` (default: COMFYUI_PATH) boots here. ``stand_ins``: the random stand-in models
     ``--stand-ins`` uses (scripts/batch.py supplies them); without that option they stay unused.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["report"]:
+        from .report_page import main as report_main
+
+        return report_main(argv[1:])
     args = parse_args(argv)
     home = home or Path(os.environ.get("KINEMA_HOME", Path.cwd() / ".kinema"))
     workers: list = []  # filled by _run, released here whatever happens
@@ -155,25 +164,28 @@ def _run(args: argparse.Namespace, host, home: Path, workers: list, comfyui: Pat
             provide_sample_inputs(workers, stand_ins)
         jobs = plan_jobs(prompts, sets, sweeps, args.zip)
         manifest = Manifest(manifest_path)
+        problems = job_problems(jobs, object_info, workers[0] if args.dry_run else None)
     except (WorkflowError, ValueError, ConnectionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.dry_run:
-        to_run = 0
-        for job in jobs:
-            done = manifest.is_done(job.key)
-            to_run += not done
-            state = "skip (done)" if done else f"run ({manifest.status(job.key) or 'new'})"
-            print(f"{job.key}  {state:16}  {job.workflow.name}  {job.params}")
-        print(f"{len(jobs)} jobs, {to_run} to run")
-        return 0
+        return print_dry_run(jobs, manifest, problems)
+    if problems:
+        print_problems(jobs, problems)
+        return 2
     from tqdm import tqdm
 
+    measure = None
+    if args.metrics:
+        from .output_metrics import measure_outputs as measure
     with tqdm(total=len(jobs), desc="jobs", unit="job", disable=args.no_progress, position=0) as job_bar:
-        batch = Batch(jobs, manifest, output, job_bar)
-        job_bar.update(len(batch.report.skipped))
-        with ctrl_c_stops(batch, workers):
-            report = batch.run(workers)
+        batch = Batch(jobs, manifest, output, job_bar, measure)
+        try:
+            with ctrl_c_stops(batch, workers):
+                report = batch.run(workers)
+        except ManifestBusy as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     if host is None and not (args.servers or args.ray):
         # our own host saved into .staging/comfyui; every finished file is linked into OUTPUT by now
         shutil.rmtree(output / ".staging" / "comfyui", ignore_errors=True)

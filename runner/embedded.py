@@ -215,8 +215,8 @@ class EmbeddedComfy:
     def _resolve_output(entry: dict) -> Path:
         import folder_paths
 
-        base = Path(folder_paths.get_directory_by_type(entry.get("type", "output")))
-        return base / entry.get("subfolder", "") / entry["filename"]
+        base = Path(folder_paths.get_directory_by_type(entry.get("type", "output")) or folder_paths.get_temp_directory())
+        return base / entry.get("subfolder", "") / str(entry["filename"])  # checked before use (output_paths)
 
     # -- execution ------------------------------------------------------------------------
     def validate(self, prompt: dict) -> RunResult:

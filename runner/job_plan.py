@@ -143,15 +143,32 @@ def _value_inputs(prompt: dict) -> set[str]:
 
 def apply_assignments(prompt: dict, assignments: list[Assignment], source: Path,
                       bare_may_miss: bool = False) -> tuple[dict, list[Assignment]]:
-    """A copy of the prompt with the assignments made, and the assignments that changed something in it."""
-    resolved, applied = copy.deepcopy(prompt), []
+    """A copy of the prompt with the assignments made, and the assignments that changed something in it.
+
+    Copy on write: only the nodes an assignment changes are copied; the others are the
+    workflow's own dicts, shared by every job (20,000 jobs must not hold 20,000 prompts).
+    Nothing may edit a job's prompt in place; a worker that needs to copies it.
+    """
+    resolved, applied, copied = dict(prompt), [], set()
     for assignment in assignments:
+        _refuse_link_shaped(assignment, source)
         targets = resolve_target(resolved, assignment.target, source, bare_may_miss)
         for node_id, input_name in targets:
-            resolved[node_id]["inputs"][input_name] = assignment.value
+            if node_id not in copied:
+                resolved[node_id] = {**resolved[node_id], "inputs": dict(resolved[node_id].get("inputs", {}))}
+                copied.add(node_id)
+            resolved[node_id]["inputs"][input_name] = copy.deepcopy(assignment.value)
         if targets:
             applied.append(assignment)
     return resolved, applied
+
+
+def _refuse_link_shaped(assignment: Assignment, source: Path) -> None:
+    """``[4, 40]`` is how an API prompt wires an input to node 4's output 40: as a value it would rewire the graph."""
+    if _is_link(assignment.value):
+        raise WorkflowError(f"{source}: {assignment.target}={json.dumps(assignment.value)} has the shape of a link "
+                            f"([node id, output index]), which would wire the input to node {assignment.value[0]} instead of "
+                            "setting a value; widget inputs take a number, text or true/false (a list value is never a widget value)")
 
 
 def _check_bare_targets_exist(workflows: list[tuple[WorkflowFile, dict]], targets: set[str]) -> None:

@@ -13,6 +13,8 @@ import re
 import shutil
 from pathlib import Path
 
+from .output_paths import JobRefused, is_inside
+
 _COUNTER = re.compile(r"^(?P<prefix>.*?)_(?P<counter>\d{5})_?$")  # ComfyUI's "name_00001_" file stems
 
 
@@ -39,6 +41,8 @@ def publish(staged_files: list[Path], staging: Path, output_root: Path, key: str
         except ValueError:
             continue
         target = output_root / relative.parent / final_name(staged, key)
+        if not is_inside(target, output_root):  # staged names are checked on arrival; a link in the tree must not lead out
+            raise JobRefused(f"{target} would land outside the output folder {output_root}; nothing of this job was moved")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
         published.append(target)

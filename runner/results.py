@@ -47,13 +47,15 @@ class RunResult:
         return "\n".join(parts) or "failed without a message"
 
 
-OUTPUT_KINDS = ("images", "gifs", "videos", "audio")  # the ui output lists that name saved files
-
-
 def output_entries(outputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The file entries (filename, subfolder, type) of ComfyUI's ui outputs: images, gifs, videos, audio."""
-    return [entry for node_output in outputs.values() for key in OUTPUT_KINDS
-            for entry in node_output.get(key) or [] if isinstance(entry, dict) and "filename" in entry]
+    """The file entries (filename, subfolder, type) of ComfyUI's ui outputs, under whatever key a node lists them.
+
+    Core nodes use images, gifs, videos, audio, but also latents (Save Latent) and others;
+    a file left out here would stay behind in the host's folder while its job says done.
+    """
+    return [entry for node_output in outputs.values() if isinstance(node_output, dict)
+            for value in node_output.values() if isinstance(value, list)
+            for entry in value if isinstance(entry, dict) and "filename" in entry]
 
 
 def output_files(outputs: dict[str, dict[str, Any]], resolve) -> list[Path]:

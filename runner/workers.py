@@ -7,6 +7,7 @@ given; the batch renames them into place. A worker whose server stops answering 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .embedded import EmbeddedComfy
 from .job_plan import Job
+from .output_paths import check_entries, is_inside, relative_path
 from .remote import RemoteComfy, ServerUnreachable
 from .results import RunResult, output_entries
 
@@ -37,7 +39,7 @@ def output_metadata(job: Job) -> dict:
 
 def saved_files(files: list[Path], output_directory: Path) -> list[Path]:
     """A job's saved files, once each (a cached and a fresh node may name the same file); previews in temp/ left out."""
-    return [path for path in dict.fromkeys(files) if path.is_relative_to(output_directory) and path.exists()]
+    return [path for path in dict.fromkeys(files) if is_inside(path, output_directory) and path.exists()]
 
 
 def gather_outputs(files: list[Path], output_directory: Path, staging: Path) -> list[Path]:
@@ -48,7 +50,7 @@ def gather_outputs(files: list[Path], output_directory: Path, staging: Path) -> 
     """
     gathered = []
     for path in saved_files(files, output_directory):
-        target = staging / path.relative_to(output_directory)
+        target = staging / path.resolve().relative_to(output_directory.resolve())
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(path, target)
@@ -69,9 +71,15 @@ class EmbeddedWorker:
         return self.host.object_info()
 
     def run(self, job: Job, staging: Path) -> RunResult:
-        result = self.host.run(job.prompt, extra_pnginfo=output_metadata(job))
+        result = self.host.run(copy.deepcopy(job.prompt), extra_pnginfo=output_metadata(job))  # jobs share unchanged nodes
+        if result.success:
+            check_entries(output_entries(result.outputs), "a node of this ComfyUI")
         result.files = gather_outputs(result.files, self.host.output_directory(), staging)
         return result
+
+    def validate(self, prompt: dict) -> RunResult:
+        """ComfyUI's own validation of a prompt, nothing executed (dry runs)."""
+        return self.host.validate(copy.deepcopy(prompt))
 
     def stop_after_current_node(self) -> None:
         self.host.stop_after_current_node()
@@ -111,7 +119,8 @@ class RemoteWorker:
             result = self.client.run(job.prompt, extra_pnginfo=output_metadata(job))
             if result.success:
                 entries = [entry for entry in output_entries(result.outputs) if entry.get("type", "output") == "output"]
-                result.files = [self.client.download(entry, staging / entry.get("subfolder", "")) for entry in entries]
+                check_entries(entries, f"the server {self.name}")  # before anything is downloaded
+                result.files = [self.client.download(entry, staging / relative_path(entry).parent) for entry in entries]
             return result
         except ServerUnreachable as err:
             raise WorkerLost(str(err)) from err

@@ -15,13 +15,18 @@ def test_records_round_trip_one_line_per_job(tmp_path):
     out = tmp_path / "video.mp4"
     out.write_bytes(b"x")
     manifest = Manifest(path)
-    manifest.record(JobRecord("k1", "wf.json", {"seed": 1}, FAILED, error="boom"))
-    manifest.record(JobRecord("k2", "wf.json", {"seed": 2}, DONE, outputs=[str(out)]))
-    manifest.record(JobRecord("k1", "wf.json", {"seed": 1}, DONE, attempts=2, outputs=[str(out)]))
+    with manifest.writing():
+        manifest.record(JobRecord("k1", "wf.json", {"seed": 1}, FAILED, error="boom"))
+        manifest.record(JobRecord("k2", "wf.json", {"seed": 2}, DONE, outputs=[str(out)]))
+        manifest.record(JobRecord("k1", "wf.json", {"seed": 1}, DONE, attempts=2, outputs=[str(out)]))
     lines = path.read_text().splitlines()
-    assert len(lines) == 2 and json.loads(lines[0])["key"] == "k1" and json.loads(lines[0])["attempts"] == 2
+    assert len(lines) == 3, "outcomes are appended, one line each"
     again = Manifest(path)
     assert again.is_done("k1") and again.is_done("k2") and again.attempts("k1") == 2
+    with again.writing():  # the next command that writes tidies the file: one line per job, the latest outcome
+        pass
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[0])["key"] == "k1" and json.loads(lines[0])["attempts"] == 2
     assert not list(path.parent.glob("*.partial"))
     out.unlink()
     assert not Manifest(path).is_done("k2"), "a done job whose output was deleted runs again"
