@@ -2,7 +2,8 @@
 
 ComfyUI changing underneath a pack is the largest risk a pack has, so every use of ComfyUI
 internals sits here, and nowhere in the core packages (``motion_modules``, ``frame_attention``,
-``text2video_zero``, ``controlvideo``, ``interpolation``, ``windowing``), which never import this package.
+``text2video_zero``, ``controlvideo``, ``interpolation``, ``windowing``, ``storydiffusion``,
+``video_metrics``), which never import this package.
 The functions only wrap host API and state facts about the host; decisions (when to fold
 frames, which control image a frame gets, when a context handler needs help) are the core's.
 
@@ -19,5 +20,6 @@ Files: ``folders`` (model folders), ``patcher`` (clones, injections, wrappers, U
 ``layers`` (weight-casting layers, dtypes), ``attention`` (attention calls and attn1 patches),
 ``sampling`` (guiders, samplers, schedules, noise), ``context_windows`` (core context windows),
 ``controlnet`` (window-aware ControlNets, the ControlNets of a run), ``lora`` (weight patches),
-``vae`` (decoding and encoding inside a sampler, progress bars), ``devices`` (where ComfyUI computes).
+``vae`` (decoding and encoding inside a sampler, progress bars), ``devices`` (where ComfyUI computes),
+``text`` and ``photomaker`` (prompt encoding), ``clip_vision`` (image embeddings for video metrics).
 """

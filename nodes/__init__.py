@@ -11,13 +11,14 @@ from . import (
     motion_module_nodes,
     storydiffusion_nodes,
     text2video_zero_nodes,
+    video_metrics_nodes,
 )
 from .schema import ComfyExtension, io
 
 ALL_NODES: list[type[io.ComfyNode]] = [
     *motion_module_nodes.NODES, *text2video_zero_nodes.NODES, *context_window_nodes.NODES,
     *controlvideo_nodes.NODES, *controlvideo_smoother_nodes.NODES, *interpolator_nodes.NODES,
-    *storydiffusion_nodes.NODES,
+    *storydiffusion_nodes.NODES, *video_metrics_nodes.NODES,
 ]
 
 

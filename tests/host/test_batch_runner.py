@@ -10,6 +10,7 @@ from pathlib import Path
 
 import av
 import pytest
+from manifest_records import latest_records
 from PIL import Image
 
 from kinema.runner import cli
@@ -33,10 +34,6 @@ def run_cli(comfy_host, home, stand_ins, tmp_path):
     return run
 
 
-def _records(manifest: Path) -> list[dict]:
-    return [json.loads(line) for line in manifest.read_text().splitlines()]
-
-
 def _videos(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*.mp4") if ".staging" not in path.parts)
 
@@ -47,7 +44,7 @@ def test_every_shipped_ui_workflow_runs_through_the_cli(run_cli, workflow, cpu_r
     overrides = cpu_run_overrides(workflow.stem)
     sets = [arg for name, value in overrides.items() for arg in ("--set", f"{name}={value}")]
     assert run_cli(workflow, "--stand-ins", "--no-progress", *sets) == 0, capsys.readouterr()
-    (record,) = _records(run_cli.manifest)
+    (record,) = latest_records(run_cli.manifest)
     assert record["status"] == "done" and record["worker"] == "embedded"
     assert record["params"] == overrides
     outputs = list(map(Path, record["outputs"]))
@@ -75,7 +72,7 @@ def test_sweep_gives_one_job_per_combination_and_a_rerun_does_nothing(run_cli, t
     prompts.write_text("a red boat\na green forest\n")
     sweep = [TXT2VID, *SMALL, "--set", "batch_size=4", "--sweep", "seed=1..3", "--sweep", f"Positive prompt.text=@{prompts}"]
     assert run_cli(*sweep) == 0
-    records = _records(run_cli.manifest)
+    records = latest_records(run_cli.manifest)
     assert len(records) == 6 and {r["status"] for r in records} == {"done"}
     assert all(not {"1", "2"} & set(r["node_seconds"]) for r in records[1:]), "models load once, for the first job"
     assert {(r["params"]["seed"], r["params"]["Positive prompt.text"]) for r in records} == {
@@ -87,7 +84,7 @@ def test_sweep_gives_one_job_per_combination_and_a_rerun_does_nothing(run_cli, t
 
     assert run_cli(*sweep) == 0
     assert "0 done, 6 skipped" in capsys.readouterr().out
-    assert _records(run_cli.manifest) == records
+    assert latest_records(run_cli.manifest) == records
     assert {video: video.stat().st_mtime_ns for video in _videos(run_cli.output)} == stamps
 
 
@@ -98,7 +95,7 @@ def test_a_done_job_whose_output_was_deleted_runs_again_in_the_same_process(run_
     (video,) = _videos(run_cli.output)
     video.unlink()
     assert run_cli(*args) == 0, "ComfyUI's cache holds this prompt's outputs; the runner must still deliver the file"
-    assert _videos(run_cli.output) == [video] and _records(run_cli.manifest)[0]["attempts"] == 2
+    assert _videos(run_cli.output) == [video] and latest_records(run_cli.manifest)[0]["attempts"] == 2
     assert capsys.readouterr().out.count("1 done, 0 skipped") == 2
 
 
@@ -109,7 +106,7 @@ def test_a_failing_job_is_reported_with_its_node_error_and_retried_next_run(run_
     assert run_cli(*sweep) == 1
     summary = capsys.readouterr().out
     assert "1 done, 0 skipped (done before), 1 failed" in summary
-    failed = next(r for r in _records(run_cli.manifest) if r["status"] == "failed")
+    failed = next(r for r in latest_records(run_cli.manifest) if r["status"] == "failed")
     assert failed["params"] == {"width": 64, "height": 64, "steps": 2, "batch_size": 40}
     assert "node 7 (KSampler)" in failed["error"] and "40 frames exceed" in failed["error"]
     assert failed["outputs"] == [] and len(_videos(run_cli.output)) == 1
@@ -133,7 +130,7 @@ def test_ctrl_c_stops_after_the_current_node_and_the_next_run_resumes(run_cli, c
         assert run_cli(*sweep) == 130
     finally:
         comfy_host.on_event(None)
-    records = _records(run_cli.manifest)
+    records = latest_records(run_cli.manifest)
     assert [r["status"] for r in records] == ["interrupted", "interrupted"]
     first = records[0]
     assert first["node_seconds"]["7"] > 0, "the sampler node that was running finished"
@@ -144,7 +141,7 @@ def test_ctrl_c_stops_after_the_current_node_and_the_next_run_resumes(run_cli, c
 
     assert run_cli(*sweep) == 0
     assert "2 done, 0 skipped" in capsys.readouterr().out
-    assert [r["attempts"] for r in _records(run_cli.manifest)] == [2, 1]
+    assert [r["attempts"] for r in latest_records(run_cli.manifest)] == [2, 1]
 
 
 def test_ui_twins_convert_to_their_api_twins(comfy_host, host_inputs, for_host):

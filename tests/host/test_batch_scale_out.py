@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from manifest_records import latest_records
 
 from kinema.runner import cli
 from kinema.runner.remote import RemoteComfy
@@ -18,10 +19,6 @@ from kinema.runner.server_process import ComfyServer
 
 API_TXT2VID = Path(__file__).resolve().parents[2] / "workflows" / "api" / "animatediff_txt2vid_sd15.json"
 SMALL = ["--stand-ins", "--no-progress", "--set", "width=64", "--set", "height=64", "--set", "steps=2", "--set", "batch_size=4"]
-
-
-def _records(manifest: Path) -> list[dict]:
-    return [json.loads(line) for line in manifest.read_text().splitlines()]
 
 
 def _saved_videos(server: ComfyServer) -> list[Path]:
@@ -80,7 +77,7 @@ def test_remote_servers_share_a_batch_and_a_dead_server_loses_no_job(two_servers
         killer.join()
     assert code == 0, capsys.readouterr()
     assert doomed.process.poll() is not None, "the second server was killed mid-batch"
-    records = _records(output / "manifest.jsonl")
+    records = latest_records(output / "manifest.jsonl")
     assert len(records) == 6 and {r["status"] for r in records} == {"done"}
     assert sorted(r["params"]["seed"] for r in records) == [1, 2, 3, 4, 5, 6]
     by_server = {url: [r for r in records if r["worker"] == url] for url in (alive.url, doomed.url)}
@@ -110,7 +107,7 @@ def test_ray_actors_each_hold_a_comfyui_and_share_the_jobs(home, tmp_path, capsy
     finally:
         ray.shutdown()
     assert code == 0, capsys.readouterr()
-    records = _records(output / "manifest.jsonl")
+    records = latest_records(output / "manifest.jsonl")
     assert len(records) == 4 and {r["status"] for r in records} == {"done"}
     assert {r["worker"] for r in records} == {"ray actor 0", "ray actor 1"}
     assert set((home / "ray-work").glob("actor*")) <= earlier_work, "the actors' work folders are removed after the batch"

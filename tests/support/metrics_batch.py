@@ -1,0 +1,33 @@
+"""A small batch with --metrics that needs no model: the sample orbit clip, blurred by a sweep, saved as mp4 videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ORBIT_VIDEO = "kinema_sample_orbit.mp4"  # written into the host's input folder by --stand-ins (fixtures.sample_inputs)
+BLUR_SWEEP = ["--sweep", "blur_radius=[1,6]", "--sweep", "sigma=[0.5,4.0]"]
+
+
+def blur_workflow(folder: Path) -> Path:
+    """Load Video -> frames -> Image Blur -> Create Video -> Save Video (core nodes only)."""
+    prompt = {
+        "1": {"class_type": "LoadVideo", "inputs": {"file": ORBIT_VIDEO}},
+        "2": {"class_type": "GetVideoComponents", "inputs": {"video": ["1", 0]}},
+        "3": {"class_type": "ImageBlur", "inputs": {"image": ["2", 0], "blur_radius": 1, "sigma": 1.0}},
+        "4": {"class_type": "CreateVideo", "inputs": {"images": ["3", 0], "fps": 8.0}},
+        "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 0], "filename_prefix": "kinema/metrics", "format": "mp4",
+                                                    "codec": "h264"}},
+    }
+    path = folder / "blur_orbit.json"
+    path.write_text(json.dumps(prompt))
+    return path
+
+
+def run_metrics_batch(comfy_host, home: Path, stand_ins, output: Path) -> int:
+    """Four jobs (blur radius x sigma) with --metrics into ``output``; returns the command's exit code."""
+    from kinema.runner import cli
+
+    output.mkdir(parents=True, exist_ok=True)
+    args = [str(blur_workflow(output.parent)), *BLUR_SWEEP, "--metrics", "--stand-ins", "--no-progress", "--output", str(output)]
+    return cli.main(args, host=comfy_host, home=home, stand_ins=stand_ins)
