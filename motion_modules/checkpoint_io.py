@@ -1,8 +1,9 @@
 """Read a weights file into a dict of tensors, safely, with errors a user can act on.
 
 ``.safetensors`` goes through safetensors; ``.ckpt/.pt/.pth/.bin`` through
-``torch.load(weights_only=True)`` only, so a checkpoint can never execute code. The
-file's content decides the reader when it contradicts the extension (a safetensors file
+``torch.load(weights_only=True)`` only, so a checkpoint can never execute code; ``weight_files``
+first names what else the file may be (a Git LFS pointer, an error page, a damaged archive).
+The file's content decides the reader when it contradicts the extension (a safetensors file
 renamed ``.ckpt`` still loads). Wrappers are stripped here: a top-level ``state_dict``
 entry and non-tensor entries such as v3's ``animatediff_config``.
 """
@@ -10,14 +11,13 @@ entry and non-tensor entries such as v3's ``animatediff_config``.
 from __future__ import annotations
 
 import logging
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file
 
+from ..weight_files import UnusableWeights, load_weights_only, reject_text_stand_in
 from .errors import MotionModuleFileError
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,17 @@ def read_checkpoint(path: str | Path) -> Any:
             "model; a pickle loader reports this as \"invalid load key, '<'\")",
             "Download the file itself (on Hugging Face the 'download' button or a /resolve/ URL, not the /blob/ page)",
         )
+    try:
+        reject_text_stand_in(path)  # a Git LFS pointer or a JSON error page saved in place of the model
+    except UnusableWeights as exc:
+        raise MotionModuleFileError(path, exc.problem, exc.fix or _REDOWNLOAD) from exc
     if _looks_like_safetensors(head):
         if suffix not in SAFETENSORS_EXTENSIONS:
             log.warning("%s is a safetensors file despite its '%s' extension; reading it as safetensors", path, suffix)
         return _load_safetensors(path)
     if suffix in SAFETENSORS_EXTENSIONS:
         raise MotionModuleFileError(path, "the file does not start with a safetensors header (damaged or not safetensors)", _REDOWNLOAD)
-    return _load_torch(path, is_zip=head.startswith(b"PK\x03\x04"))
+    return _load_torch(path)
 
 
 def unwrap_state_dict(raw: Any, path: str | Path) -> dict[str, torch.Tensor]:
@@ -94,25 +98,8 @@ def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise MotionModuleFileError(path, f"the safetensors file is damaged or incomplete ({exc})", _REDOWNLOAD) from exc
 
 
-def _load_torch(path: Path, is_zip: bool) -> Any:
+def _load_torch(path: Path) -> Any:
     try:
-        # mmap keeps a 1.8 GB module out of RAM until used; only the zip format supports it.
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
-    except pickle.UnpicklingError as exc:
-        if "weights only load failed" in str(exc).lower():
-            raise MotionModuleFileError(
-                path,
-                "refused to load: the file contains pickled Python objects or code besides weights, and only plain "
-                "weights are accepted (nothing in it was executed)",
-                "Use a .safetensors version of this model, or a clean copy from its official source",
-            ) from exc
-        raise _damaged(path, exc) from exc
-    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise _damaged(path, exc) from exc
-
-
-def _damaged(path: Path, exc: BaseException) -> MotionModuleFileError:
-    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    return MotionModuleFileError(
-        path, f"the checkpoint is truncated or damaged, or not a PyTorch checkpoint ({type(exc).__name__}: {detail})", _REDOWNLOAD
-    )
+        return load_weights_only(path)
+    except UnusableWeights as exc:
+        raise MotionModuleFileError(path, exc.problem, exc.fix or _REDOWNLOAD) from exc

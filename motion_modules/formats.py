@@ -10,8 +10,8 @@ message that says what they look like and what to do instead.
 Position-encoding lengths when the file stores none: AnimateLCM 64 (what its reference
 code assumes); diffusers MotionAdapter files 32 (``MotionAdapter``'s default
 ``motion_max_seq_length``) unless a ``config.json`` of class MotionAdapter next to the
-file says otherwise. Files written by recent diffusers store ``pos_embed.pe`` and need
-neither default.
+file says otherwise (a whole number up to ``MAX_PE_LENGTH``, else refused). Files written by
+recent diffusers store ``pos_embed.pe`` and need neither default.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ FAMILIES = ("v1", "v2", "v3", "sdxl", "hotshotxl", "animatelcm", "diffusers")
 ANIMATEDIFF, HOTSHOTXL, DIFFUSERS = "animatediff", "hotshotxl", "diffusers"
 ANIMATELCM_PE_LENGTH = 64
 DIFFUSERS_PE_LENGTH = 32
+# Longest position table a config.json may ask for: 16x AnimateLCM's 64, the longest published; its
+# regenerated SD1.5 tables take about 150 MB in float32, and no single pass gets near it.
+MAX_PE_LENGTH = 1024
 _PICK_A_MODULE = (
     "Choose an AnimateDiff motion module (e.g. mm_sd_v15_v2.ckpt, v3_sd15_mm.ckpt, mm_sdxl_v10_beta.ckpt, "
     "AnimateLCM_sd15_t2v.ckpt, hsxl_temporal_layers.safetensors)"
@@ -59,7 +62,9 @@ class MotionModuleInfo:
 def load_motion_module(path: str | Path, layers: Layers = TORCH_LAYERS) -> tuple[MotionModuleSet, MotionModuleInfo]:
     """Read, normalise, detect, build (of ``layers``' classes) and load; the weights keep the file's dtype (the caller casts)."""
     path = Path(path)
-    state_dict, info = normalize_motion_state_dict(read_tensors(path), path, _diffusers_config_pe_length(path))
+    tensors = read_tensors(path)
+    config_pe_length = _diffusers_config_pe_length(path) if _needs_config_pe_length(tensors) else None
+    state_dict, info = normalize_motion_state_dict(tensors, path, config_pe_length)
     # Built on the meta device and filled by assignment: no random init, no second copy of 1.8 GB.
     with torch.device("meta"):
         network = MotionModuleSet(info.layout, info.pe_length, info.has_mid_block, layers=layers)
@@ -267,12 +272,29 @@ def _key_report(info: MotionModuleInfo, missing: list[str], unexpected: list[str
     return "; ".join(parts)
 
 
+def _needs_config_pe_length(tensors: dict[str, Tensor]) -> bool:
+    """Only a diffusers file without position tables takes its length from config.json."""
+    return _detect_format(tensors) == DIFFUSERS and not any(k.endswith(".pos_embed.pe") for k in tensors)
+
+
 def _diffusers_config_pe_length(path: Path) -> int | None:
-    """``motion_max_seq_length`` from a diffusers ``config.json`` beside the file, if it is a MotionAdapter's."""
+    """``motion_max_seq_length`` from a diffusers ``config.json`` beside the file, if it is a MotionAdapter's.
+
+    The tables are built from it, so a value that is not a whole number from 1 to MAX_PE_LENGTH is
+    refused here: a huge one would otherwise allocate gigabytes before failing.
+    """
     config = path.parent / "config.json"
     try:
         data = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
     except (OSError, ValueError):
         return None
-    value = data.get("motion_max_seq_length") if data.get("_class_name") == "MotionAdapter" else None
-    return value if isinstance(value, int) and value > 0 else None
+    if not isinstance(data, dict) or data.get("_class_name") != "MotionAdapter" or "motion_max_seq_length" not in data:
+        return None
+    value = data["motion_max_seq_length"]
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PE_LENGTH:
+        return value
+    raise MotionModuleFormatError(
+        path, f"its diffusers config.json ({config}) sets motion_max_seq_length to {json.dumps(value)}; the file stores no "
+        f"position tables, so they would be built that long, and it must be a whole number of frames from 1 to {MAX_PE_LENGTH}",
+        f"Set motion_max_seq_length in config.json to the length the adapter was trained with ({DIFFUSERS_PE_LENGTH}, "
+        "MotionAdapter's default, for most), or remove that line to use the default")

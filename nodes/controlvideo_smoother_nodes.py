@@ -9,6 +9,7 @@ from ..comfy_glue import vae as vae_glue
 from ..controlvideo import InterleavedSmootherDDIM
 from ..controlvideo.interleave import OFF
 from ..interpolation.optical_flow import OpticalFlowInterpolator
+from .float_inputs import checks_float_inputs
 from .interpolator_nodes import Interpolator
 from .schema import io
 
@@ -69,6 +70,7 @@ class InterleavedFrameSmoother(io.ComfyNode):
         return True
 
     @classmethod
+    @checks_float_inputs  # a linked value; widget values are refused by validate_inputs above
     def execute(cls, vae, odd_frames_at: float, even_frames_at: float, decode_batch: int, interpolator=None) -> io.NodeOutput:
         vae_glue.check_image_vae(vae, WHO)
         smoother = InterleavedSmootherDDIM(

@@ -13,6 +13,7 @@ from ..comfy_glue import photomaker as photomaker_glue
 from ..comfy_glue import text
 from ..frame_attention import Bank, ConsistentSelfAttention, Role
 from ..storydiffusion import LAYOUTS, STYLES, Story, StoryError, apply_style, parse_story, story_roles
+from .float_inputs import checks_float_inputs, float_problem
 from .frame_attention_binding import apply_feature
 from .schema import io
 
@@ -89,7 +90,11 @@ class StoryPrompts(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, characters: str | None = None, story: str | None = None, id_length: int | None = None,
-                        width: int | None = None, height: int | None = None, **_) -> bool | str:
+                        width: int | None = None, height: int | None = None, photomaker_start: float | None = None,
+                        **_) -> bool | str:
+        problem = float_problem(cls, photomaker_start=photomaker_start)
+        if problem:
+            return problem
         for name, value in (("width", width), ("height", height)):
             if value is not None and value % 8:
                 return f"Story Prompts: {name} {value} is not a multiple of 8; use {value - value % 8} or {value - value % 8 + 8}."
@@ -102,6 +107,7 @@ class StoryPrompts(io.ComfyNode):
         return True
 
     @classmethod
+    @checks_float_inputs
     def execute(cls, clip, characters: str, story: str, style: str, negative: str, id_length: int, width: int,
                 height: int, photomaker=None, photomaker_image: torch.Tensor | None = None,
                 photomaker_start: float = 0.2) -> io.NodeOutput:
@@ -182,6 +188,13 @@ class ConsistentSelfAttentionNode(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, sa32: float | None = None, sa64: float | None = None, gate_early: float | None = None,
+                        gate_late: float | None = None, bank_limit_gb: float | None = None) -> bool | str:
+        return float_problem(cls, sa32=sa32, sa64=sa64, gate_early=gate_early, gate_late=gate_late,
+                             bank_limit_gb=bank_limit_gb) or True
+
+    @classmethod
+    @checks_float_inputs
     def execute(cls, model, story: Story, sa32: float, sa64: float, gate_early: float, gate_late: float, gate_switch_step: int,
                 keep_bank: bool, bank_on_cpu: bool, bank_limit_gb: float) -> io.NodeOutput:
         bank = Bank(max_bytes=int(bank_limit_gb * 2**30), on_cpu=bank_on_cpu) if keep_bank else None

@@ -4,18 +4,18 @@ The published ``flownet.pkl`` (ControlVideo's ``checkpoints/``, RIFE HDv3) is ``
 DistributedDataParallel state dict: every key starts with ``module.``, and besides the three
 inference blocks it holds the training-only teacher ``block_tea``. Accepted here: that file,
 the same keys without the prefix or without the teacher, and a .safetensors copy of either.
-``.pkl/.pth/.pt/.ckpt/.bin`` files are opened with ``torch.load(weights_only=True)`` only.
+``.pkl/.pth/.pt/.ckpt/.bin`` files are opened with ``torch.load(weights_only=True)`` only, after
+``weight_files`` has named what else the file may be (a Git LFS pointer, an error page, a damaged archive).
 """
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
+from ...weight_files import UnusableWeights, load_weights_only, reject_text_stand_in
 from .ifnet import RifeFlowNet
 
 WRAPPER_PREFIX = "module."  # DistributedDataParallel's, on every key of the published file
@@ -102,6 +102,10 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     if head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":
         raise RifeFileError(path, "the file is a web page (HTML), not weights: the download saved a page instead of the file",
                             "Download the file itself (on GitHub the 'raw' / download link, not the page) and replace this one")
+    try:
+        reject_text_stand_in(path)  # a Git LFS pointer or a JSON error page saved in place of the weights
+    except UnusableWeights as exc:
+        raise RifeFileError(path, exc.problem, exc.fix or REDOWNLOAD) from exc
     if path.suffix.lower() in SAFETENSORS_SUFFIXES:
         try:
             return load_file(str(path), device="cpu")
@@ -118,17 +122,6 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 def _load_weights_only(path: Path) -> object:
     """The unpickled file, tensors and plain containers only: nothing in it is executed."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only load failed" in str(exc).lower():
-            raise RifeFileError(path, "refused to load: the file holds pickled Python objects besides weights (nothing in it was "
-                                      "executed), and only plain weights are accepted",
-                                "Use the original flownet.pkl from ControlVideo's repository, or a .safetensors copy") from exc
-        raise _damaged(path, exc) from exc
-    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise _damaged(path, exc) from exc
-
-
-def _damaged(path: Path, exc: BaseException) -> RifeFileError:
-    detail = (str(exc).strip().splitlines() or [""])[0][:200]
-    return RifeFileError(path, f"the file is truncated or damaged, or not a PyTorch file ({type(exc).__name__}: {detail})", REDOWNLOAD)
+        return load_weights_only(path)
+    except UnusableWeights as exc:
+        raise RifeFileError(path, exc.problem, exc.fix or REDOWNLOAD) from exc

@@ -9,7 +9,7 @@ import pytest
 
 PACK_ROOT = Path(__file__).resolve().parents[2]
 CORE_PACKAGES = ["motion_modules", "frame_attention", "text2video_zero", "controlvideo", "interpolation", "windowing", "storydiffusion",
-                 "video_metrics"]
+                 "video_metrics", "weight_files"]
 HOST_MODULES = {"comfy", "comfy_api", "comfy_extras", "folder_paths", "nodes", "server", "execution"}
 PACK_HOST_PARTS = {"comfy_glue", "nodes", "runner"}
 

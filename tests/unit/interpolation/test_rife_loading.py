@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from hostile_files import JSON_ERRORS, LFS_POINTER, damaged_zip
 from kinema.interpolation.rife import RifeFileError, load_rife
 from kinema.interpolation.rife.ifnet import RifeFlowNet
 
@@ -99,7 +100,7 @@ def test_a_truncated_state_dict_is_refused_with_the_missing_keys(rife_writer, tm
 def test_a_truncated_file_is_refused_as_damaged(rife_file, tmp_path):
     path = tmp_path / "flownet.pkl"
     path.write_bytes(rife_file.read_bytes()[: rife_file.stat().st_size // 2])
-    _refused(path, "the file is truncated or damaged, or not a PyTorch file", "Download flownet.pkl again")
+    _refused(path, "the file is a damaged PyTorch zip archive (the list of its files at the end is missing", "Download flownet.pkl again")
 
 
 def test_another_rife_version_is_named(tmp_path):
@@ -138,3 +139,19 @@ def test_a_missing_file_and_a_non_dict_are_refused(tmp_path):
     path = tmp_path / "list.pkl"
     torch.save([torch.zeros(1)], path)
     _refused(path, "the file holds a list, not a dict of weights")
+
+
+@pytest.mark.parametrize("write,patterns", [
+    (lambda path: path.write_bytes(LFS_POINTER),
+     (f"the file is a Git LFS pointer of {len(LFS_POINTER)} bytes, not the model", "git lfs pull")),
+    (lambda path: path.write_bytes(JSON_ERRORS["github"]),
+     ('the file is a JSON document (an error page from a download: {"error":"Repository not found"}), not weights', "access token")),
+    (lambda path: damaged_zip(path, "integer persistent id"),
+     ("the file is a damaged PyTorch zip archive (data.pkl refers to tensor data as 0,", "Download flownet.pkl again")),
+    (lambda path: damaged_zip(path, "data.pkl garbage"),
+     ("the file is a damaged PyTorch zip archive (its data.pkl is not a readable pickle", "Download flownet.pkl again")),
+], ids=["lfs-pointer", "json-error", "integer-persistent-id", "garbage-data-pkl"])
+def test_stand_ins_and_damaged_archives_are_named_for_what_they_are(tmp_path, write, patterns):
+    path = tmp_path / "flownet.pkl"
+    write(path)
+    assert "pickled" not in _refused(path, *patterns)

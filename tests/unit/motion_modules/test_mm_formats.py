@@ -101,6 +101,35 @@ def test_diffusers_file_without_position_tables_uses_32_or_its_config(small_file
     assert info.pe_length == 24 and network.pe_length == 24
 
 
+def _diffusers_without_tables(small_file, tmp_path, config_text: str):
+    tensors = {k: v for k, v in read_tensors(small_file("diffusers")).items() if not k.endswith("pos_embed.pe")}
+    path = tmp_path / "adapter" / "diffusion_pytorch_model.safetensors"
+    path.parent.mkdir()
+    save_file(tensors, path)
+    (path.parent / "config.json").write_text('{"_class_name": "MotionAdapter", "motion_max_seq_length": ' + config_text + "}")
+    return path
+
+
+@pytest.mark.parametrize("value", ["1000000000", "1025", "0", "-3", "2.5", '"32"', "true", "NaN", "Infinity", "null"])
+def test_a_config_length_that_is_not_a_sane_frame_count_is_refused_before_allocating(small_file, tmp_path, value):
+    path = _diffusers_without_tables(small_file, tmp_path, value)
+    with pytest.raises(MotionModuleFormatError) as refused:
+        load_motion_module(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: its diffusers config.json ({path.parent / 'config.json'}) sets "
+                              f"motion_max_seq_length to {value};"), message
+    assert "must be a whole number of frames from 1 to 1024" in message and "Set motion_max_seq_length in config.json" in message
+
+
+def test_a_config_length_is_ignored_when_the_file_stores_its_tables(small_file, tmp_path):
+    path = tmp_path / "adapter" / "diffusion_pytorch_model.safetensors"
+    path.parent.mkdir()
+    save_file(read_tensors(small_file("diffusers")), path)
+    (path.parent / "config.json").write_text('{"_class_name": "MotionAdapter", "motion_max_seq_length": 1000000000}')
+    _, info = load_motion_module(path)
+    assert (info.pe_length, info.pe_in_file) == (32, True)
+
+
 def test_regenerated_position_tables_are_the_fixture_writers_sinusoids(small_file, mm_files):
     network, _ = load_motion_module(small_file("animatelcm"))
     pe = network.mid_block.motion_modules[0].temporal_transformer.transformer_blocks[0].attention_blocks[1].pos_encoder.pe
