@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import pytest
 from manifest_records import latest_records
+from manifest_watch import ManifestWatch
 from PIL import Image
 
 from kinema.runner import cli
@@ -126,10 +127,13 @@ def test_ctrl_c_stops_after_the_current_node_and_the_next_run_resumes(run_cli, c
 
     sweep = [TXT2VID, *SMALL, "--set", "batch_size=4", "--sweep", "seed=[1, 2]"]
     comfy_host.on_event(press_ctrl_c_while_sampling)
+    watch = ManifestWatch(run_cli.manifest)
     try:
-        assert run_cli(*sweep) == 130
+        with watch:
+            assert run_cli(*sweep) == 130
     finally:
         comfy_host.on_event(None)
+    assert watch.problems == [] and watch.reads > 10, "the manifest is whole JSON lines at every moment"
     records = latest_records(run_cli.manifest)
     assert [r["status"] for r in records] == ["interrupted", "interrupted"]
     first = records[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 from manifest_records import latest_records
+from manifest_watch import ManifestWatch
 
 from kinema.runner import cli
+from kinema.runner.media import describe_video
 from kinema.runner.remote import RemoteComfy
 from kinema.runner.server_process import ComfyServer
 
@@ -64,18 +67,21 @@ def _kill_when_running_its_second_job(server: ComfyServer, stop: threading.Event
 
 @pytest.mark.server
 @pytest.mark.heavy
-def test_remote_servers_share_a_batch_and_a_dead_server_loses_no_job(two_servers, home, stand_ins, tmp_path, capsys):
+def test_remote_servers_share_a_batch_and_a_dead_server_loses_no_job(two_servers, comfy_host, home, stand_ins, tmp_path,
+                                                                     capsys):
     alive, doomed = two_servers
     output = tmp_path / "batch"
     stop = threading.Event()
     killer = _kill_when_running_its_second_job(doomed, stop)
     try:
-        code = cli.main([str(API_TXT2VID), *SMALL, "--sweep", "seed=1..6", "--server", alive.url, "--server", doomed.url,
-                         "--output", str(output)], home=home, stand_ins=stand_ins)
+        with ManifestWatch(output / "manifest.jsonl") as watch:
+            code = cli.main([str(API_TXT2VID), *SMALL, "--sweep", "seed=1..6", "--server", alive.url, "--server", doomed.url,
+                             "--output", str(output)], home=home, stand_ins=stand_ins)
     finally:
         stop.set()
         killer.join()
     assert code == 0, capsys.readouterr()
+    assert watch.problems == [] and watch.reads > 10, "the manifest is whole JSON lines at every moment"
     assert doomed.process.poll() is not None, "the second server was killed mid-batch"
     records = latest_records(output / "manifest.jsonl")
     assert len(records) == 6 and {r["status"] for r in records} == {"done"}
@@ -88,6 +94,25 @@ def test_remote_servers_share_a_batch_and_a_dead_server_loses_no_job(two_servers
     downloaded = [Path(r["outputs"][0]) for r in records]
     assert len(set(downloaded)) == 6 and all(path.stat().st_size > 0 for path in downloaded)
     assert not list(output.rglob("*.partial"))
+    assert all(describe_video(path).frames == 4 for path in downloaded), "no partial file among the outputs"
+
+    # The same seeds on the server and in this process's ComfyUI: the same bits. Compared on PNG frames: core's Save
+    # Video (libx264 through PyAV) does not encode a tiny 64-px clip to the same bytes in every process, even from
+    # identical frames (the 6-job blur batch of test_batch_crash_safety.py compares whole mp4 files).
+    prompt = json.loads(API_TXT2VID.read_text())
+    del prompt["9"], prompt["10"]
+    prompt["11"] = {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "kinema/frames"}}
+    frames_workflow = tmp_path / "txt2vid_frames.json"
+    frames_workflow.write_text(json.dumps(prompt))
+    hashes = {}
+    for mode, extra in (("server", ["--server", alive.url]), ("embedded", [])):
+        folder = tmp_path / mode
+        assert cli.main([str(frames_workflow), *SMALL, "--set", "seed=2", *extra, "--output", str(folder)],
+                        host=comfy_host if not extra else None, home=home, stand_ins=stand_ins) == 0
+        (record,) = latest_records(folder / "manifest.jsonl")
+        hashes[mode] = [hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in record["outputs"]]
+    comfy_host.release_models()
+    assert hashes["server"] == hashes["embedded"] and len(hashes["server"]) == 4
 
 
 @pytest.mark.heavy
