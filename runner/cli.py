@@ -33,14 +33,20 @@ examples:
   # ComfyUI servers you already run (jobs go to whichever has room), or a Ray cluster
   python3 scripts/batch.py workflows/ --server http://gpu1:8188 --server http://gpu2:8188
   python3 scripts/batch.py workflows/ --ray auto
+  # temporal consistency of every saved video, then a page of tables and plots
+  python3 scripts/batch.py my.json --sweep seed=1..4 --metrics --output runs/
+  python3 scripts/batch.py report runs/
 
 targets: NODE.INPUT, NODE = node id or title (as shown in ComfyUI); a bare INPUT sets it
 on every node that has it as a value. Values are JSON when they parse, else text.
 sweeps: START..STOP[..STEP] (integers, inclusive), a JSON list, or @FILE (one value per line).
 
-Re-running the same command skips jobs that are done (same resolved prompt; see the
-manifest) and runs failed or interrupted ones again. Ctrl-C stops after the current
-node (twice: at once); the next run resumes. Exit code 1 if a job failed, 130 if stopped.
+Every job is checked before any runs (NaN, broken links, a filename_prefix leaving the
+output folder ...); --dry-run also lists ComfyUI's own validation of each. Re-running the
+same command skips jobs that are done (same resolved prompt; see the manifest) and runs
+failed or interrupted ones again; one command at a time per manifest. Ctrl-C stops after
+the current node (twice: at once); the next run resumes. Exit code 1 if a job failed, 130
+if stopped, 2 if the batch could not start.
 """
 
 

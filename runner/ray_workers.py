@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from .job_plan import Job
+from .output_paths import check_entries
 from .results import RunResult
 from .workers import WorkerLost, output_metadata
 
@@ -105,6 +106,8 @@ class RayWorker:
         except ray.exceptions.RayActorError as err:
             raise WorkerLost(f"{self.name} died: {err}") from err
         result = RunResult(**answer["result"])
+        check_entries([{"filename": Path(relative).name, "subfolder": Path(relative).parent.as_posix()}
+                       for relative, _ in answer["files"]], self.name)
         for relative, payload in answer["files"]:
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
