@@ -12,6 +12,7 @@ from ..frame_attention import FrameSourcedSelfAttention, GuidanceChunks
 from ..windowing import window_plan
 from .frame_attention_binding import apply_feature
 from .frame_batch_windows import images_for_window
+from .input_checks import input_problem
 from .schema import io
 
 FEATURE_KEY = "kinema_controlvideo"  # the fully cross-frame feature's key in a model's frame attention
@@ -73,7 +74,11 @@ class HierarchicalLongVideo(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, key_frame_window: int | None = None, **_) -> bool | str:
+    def validate_inputs(cls, key_frame_window: int | None = None, clip_attends_to: str | None = None) -> bool | str:
+        # Named inputs only: ComfyUI skips its own checks for these (for all, given **kwargs), so input_problem does them.
+        problem = input_problem(cls, key_frame_window=key_frame_window, clip_attends_to=clip_attends_to)
+        if problem:
+            return problem
         if key_frame_window not in (None, 0) and key_frame_window < 3:
             return (f"ControlVideo Long Video: key_frame_window {key_frame_window} leaves no frame between key frames; "
                     "use 0 (automatic) or at least 3.")
@@ -130,6 +135,10 @@ class ControlVideoControlNet(io.ComfyNode):
             ],
             outputs=[io.ControlNet.Output(tooltip="A copy of the ControlNet sharing its weights; the input is unchanged.")],
         )
+
+    @classmethod
+    def validate_inputs(cls, attention: str | None = None) -> bool | str:
+        return input_problem(cls, attention=attention) or True  # 0.3.75 never checks a V3 combo's options
 
     @classmethod
     def execute(cls, control_net, attention: str) -> io.NodeOutput:

@@ -9,7 +9,7 @@ from ..comfy_glue import vae as vae_glue
 from ..controlvideo import InterleavedSmootherDDIM
 from ..controlvideo.interleave import OFF
 from ..interpolation.optical_flow import OpticalFlowInterpolator
-from .float_inputs import checks_float_inputs
+from .input_checks import checks_inputs, input_problem
 from .interpolator_nodes import Interpolator
 from .schema import io
 
@@ -65,12 +65,10 @@ class InterleavedFrameSmoother(io.ComfyNode):
             problem = fraction_problem(name, value)
             if problem:
                 return problem
-        if decode_batch is not None and decode_batch < 1:
-            return f"{WHO}: decode_batch is {decode_batch}; it must be at least 1 (frames per VAE call). Set 1 or more (4 is the default)."
-        return True
+        return input_problem(cls, decode_batch=decode_batch) or True
 
     @classmethod
-    @checks_float_inputs  # a linked value; widget values are refused by validate_inputs above
+    @checks_inputs  # a linked value; widget values are refused by validate_inputs above
     def execute(cls, vae, odd_frames_at: float, even_frames_at: float, decode_batch: int, interpolator=None) -> io.NodeOutput:
         vae_glue.check_image_vae(vae, WHO)
         smoother = InterleavedSmootherDDIM(

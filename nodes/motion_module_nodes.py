@@ -11,7 +11,7 @@ from ..motion_modules.injection import MotionSettings
 from ..motion_modules.lora import fit_motion_lora, load_motion_lora
 from ..motion_modules.row_linear import row_linear
 from ..motion_modules.schedules import SCHEDULE_CHOICES, resolve_schedule
-from .float_inputs import checks_float_inputs, float_problem
+from .input_checks import checks_inputs, input_problem
 from .motion_attach import attach_motion_modules, check_fits
 from .schema import io
 
@@ -104,10 +104,10 @@ class LoadMotionLora(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, lora_name: str, strength: float | None = None) -> bool | str:
         # Named inputs only: a **kwargs signature makes ComfyUI skip its own min/max checks on the rest.
-        return folders.missing_model_file(folders.MOTION_LORAS, lora_name) or float_problem(cls, strength=strength) or True
+        return folders.missing_model_file(folders.MOTION_LORAS, lora_name) or input_problem(cls, strength=strength) or True
 
     @classmethod
-    @checks_float_inputs
+    @checks_inputs
     def execute(cls, lora_name: str, strength: float, previous=None) -> io.NodeOutput:
         pairs = load_motion_lora(folders.model_file_path(folders.MOTION_LORAS, lora_name))
         return io.NodeOutput(list(previous or []) + [MotionLoraEntry(lora_name, strength, pairs)])
@@ -143,10 +143,10 @@ class ApplyMotionModule(io.ComfyNode):
     def validate_inputs(cls, beta_schedule: str, scale: float | None = None, effect: float | None = None) -> bool | str:
         if beta_schedule not in SCHEDULE_CHOICES:
             return f"beta_schedule {beta_schedule!r} is not one of {SCHEDULE_CHOICES}; pick one of those."
-        return float_problem(cls, scale=scale, effect=effect) or True
+        return input_problem(cls, scale=scale, effect=effect) or True
 
     @classmethod
-    @checks_float_inputs
+    @checks_inputs
     def execute(cls, model, motion_model: LoadedMotionModel, scale: float, effect: float, beta_schedule: str,
                 motion_lora=None) -> io.NodeOutput:
         check_fits(model, motion_model.patcher.model, motion_model.describe())

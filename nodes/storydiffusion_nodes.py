@@ -13,8 +13,8 @@ from ..comfy_glue import photomaker as photomaker_glue
 from ..comfy_glue import text
 from ..frame_attention import Bank, ConsistentSelfAttention, Role
 from ..storydiffusion import LAYOUTS, STYLES, Story, StoryError, apply_style, parse_story, story_roles
-from .float_inputs import checks_float_inputs, float_problem
 from .frame_attention_binding import apply_feature
+from .input_checks import checks_inputs, input_problem
 from .schema import io
 
 FEATURE_KEY = "kinema_storydiffusion"  # the consistent-attention feature's key in a model's frame attention
@@ -91,8 +91,10 @@ class StoryPrompts(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, characters: str | None = None, story: str | None = None, id_length: int | None = None,
                         width: int | None = None, height: int | None = None, photomaker_start: float | None = None,
-                        **_) -> bool | str:
-        problem = float_problem(cls, photomaker_start=photomaker_start)
+                        style: str | None = None) -> bool | str:
+        # Named inputs only (ComfyUI skips its own checks for these, and for all given **kwargs): input_problem does them
+        problem = input_problem(cls, id_length=id_length, width=width, height=height, photomaker_start=photomaker_start,
+                                style=style)
         if problem:
             return problem
         for name, value in (("width", width), ("height", height)):
@@ -107,7 +109,7 @@ class StoryPrompts(io.ComfyNode):
         return True
 
     @classmethod
-    @checks_float_inputs
+    @checks_inputs
     def execute(cls, clip, characters: str, story: str, style: str, negative: str, id_length: int, width: int,
                 height: int, photomaker=None, photomaker_image: torch.Tensor | None = None,
                 photomaker_start: float = 0.2) -> io.NodeOutput:
@@ -190,11 +192,11 @@ class ConsistentSelfAttentionNode(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, sa32: float | None = None, sa64: float | None = None, gate_early: float | None = None,
                         gate_late: float | None = None, bank_limit_gb: float | None = None) -> bool | str:
-        return float_problem(cls, sa32=sa32, sa64=sa64, gate_early=gate_early, gate_late=gate_late,
+        return input_problem(cls, sa32=sa32, sa64=sa64, gate_early=gate_early, gate_late=gate_late,
                              bank_limit_gb=bank_limit_gb) or True
 
     @classmethod
-    @checks_float_inputs
+    @checks_inputs
     def execute(cls, model, story: Story, sa32: float, sa64: float, gate_early: float, gate_late: float, gate_switch_step: int,
                 keep_bank: bool, bank_on_cpu: bool, bank_limit_gb: float) -> io.NodeOutput:
         bank = Bank(max_bytes=int(bank_limit_gb * 2**30), on_cpu=bank_on_cpu) if keep_bank else None
@@ -261,6 +263,10 @@ class ComicPages(io.ComfyNode):
             ],
             outputs=[io.Image.Output(display_name="pages", tooltip="The comic pages, one image each.")],
         )
+
+    @classmethod
+    def validate_inputs(cls, layout: str | None = None) -> bool | str:
+        return input_problem(cls, layout=layout) or True  # 0.3.75 never checks a V3 combo's options
 
     @classmethod
     def execute(cls, images: torch.Tensor, story: Story, layout: str, seed: int) -> io.NodeOutput:

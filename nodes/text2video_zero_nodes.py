@@ -14,9 +14,9 @@ from ..text2video_zero.motion_latents import MotionSettings, SamplingHooks, moti
 from ..text2video_zero.renoise import alphabar_of_sigma
 from ..text2video_zero.smoothing import BackgroundSmoothingDDIM
 from ..windowing import window_plan
-from .float_inputs import checks_float_inputs, float_problem
 from .frame_attention_binding import apply_feature
 from .frame_batch_windows import images_for_window
+from .input_checks import checks_inputs, input_problem
 from .schema import io
 
 FEATURE_KEY = "kinema_text2video_zero"  # the cross-frame feature's key in a model's frame attention
@@ -99,8 +99,10 @@ class MotionDynamicsLatents(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, steps: int | None = None, t0: int | None = None, t1: int | None = None,
                         reference_chunk_size: int | None = None, motion_x: float | None = None,
-                        motion_y: float | None = None) -> bool | str:
-        problem = float_problem(cls, motion_x=motion_x, motion_y=motion_y)
+                        motion_y: float | None = None, renoise_alpha: str | None = None) -> bool | str:
+        # ComfyUI skips its own checks for the inputs named here: input_problem does them (and 0.3.75's missing combo check)
+        problem = input_problem(cls, steps=steps, t0=t0, t1=t1, reference_chunk_size=reference_chunk_size, motion_x=motion_x,
+                                motion_y=motion_y, renoise_alpha=renoise_alpha)
         if problem:
             return problem
         if reference_chunk_size == 1:
@@ -115,7 +117,7 @@ class MotionDynamicsLatents(io.ComfyNode):
         return True
 
     @classmethod
-    @checks_float_inputs
+    @checks_inputs
     def execute(cls, guider, latent: dict, seed: int, steps: int, t0: int, t1: int, motion_x: float, motion_y: float,
                 renoise_alpha: str, reference_chunk_size: int) -> io.NodeOutput:
         settings = MotionSettings(steps=steps, t0=t0, t1=t1, motion_x=motion_x, motion_y=motion_y,
@@ -164,10 +166,10 @@ class BackgroundSmoothing(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, strength: float | None = None, motion_x: float | None = None,
                         motion_y: float | None = None) -> bool | str:
-        return float_problem(cls, strength=strength, motion_x=motion_x, motion_y=motion_y) or True
+        return input_problem(cls, strength=strength, motion_x=motion_x, motion_y=motion_y) or True
 
     @classmethod
-    @checks_float_inputs
+    @checks_inputs
     def execute(cls, masks: torch.Tensor, strength: float, motion_x: float, motion_y: float) -> io.NodeOutput:
         return io.NodeOutput(sampling.custom_sampler(BackgroundSmoothingDDIM(masks.detach().cpu(), strength, motion_x, motion_y)))
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from hostile_files import JSON_ERRORS, LFS_POINTER, damaged_zip
+from fixtures.hostile_corpus import JSON_ERRORS, LFS_POINTER, damaged_zip
 from kinema.interpolation.rife import RifeFileError, load_rife
 from kinema.interpolation.rife.ifnet import RifeFlowNet
 

@@ -12,7 +12,7 @@ import builtins
 import pytest
 import torch
 
-from hostile_files import JSON_ERRORS, LFS_POINTER, WEIGHTS, damaged_zip, torch_zip
+from fixtures.hostile_corpus import JSON_ERRORS, LFS_POINTER, WEIGHTS, damaged_zip, torch_zip
 from kinema.motion_modules.checkpoint_io import read_tensors
 from kinema.motion_modules.errors import MotionModuleFileError
 
