@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..comfy_glue import devices, folders
 from ..interpolation.optical_flow import PRESETS, OpticalFlowInterpolator
 from ..interpolation.rife import RifeInterpolator, load_rife
+from .input_checks import input_problem
 from .schema import io
 
 CATEGORY = "Kinema/ControlVideo"
@@ -38,9 +39,7 @@ class OpticalFlowInterpolatorNode(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, quality: str) -> bool | str:
-        if quality not in PRESETS:
-            return f"Optical Flow Interpolator: quality {quality!r} is not one of {list(PRESETS)}; pick one of those."
-        return True
+        return input_problem(cls, quality=quality) or True  # 0.3.75 never checks a V3 combo's options
 
     @classmethod
     def execute(cls, quality: str) -> io.NodeOutput:

@@ -141,9 +141,7 @@ class ApplyMotionModule(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, beta_schedule: str, scale: float | None = None, effect: float | None = None) -> bool | str:
-        if beta_schedule not in SCHEDULE_CHOICES:
-            return f"beta_schedule {beta_schedule!r} is not one of {SCHEDULE_CHOICES}; pick one of those."
-        return input_problem(cls, scale=scale, effect=effect) or True
+        return input_problem(cls, beta_schedule=beta_schedule, scale=scale, effect=effect) or True
 
     @classmethod
     @checks_inputs

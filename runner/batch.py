@@ -154,6 +154,9 @@ class Batch:
             except OSError as err:  # disk full, permissions: the job ran, but its files are not in place
                 self._finish(job, FAILED, result, [], f"publishing the outputs into {self.output_root} failed: {err}", worker.name)
                 continue
+            except JobRefused as err:
+                self._finish(job, FAILED, result, [], str(err), worker.name)
+                continue
             self._finish(job, DONE, result, outputs, None, worker.name, self._metrics(job, outputs))
 
     def _metrics(self, job: Job, outputs: list[Path]) -> dict:

@@ -17,6 +17,7 @@ import itertools
 import json
 from pathlib import Path
 
+from .prompt_check import is_link
 from .workflow_files import WorkflowError, WorkflowFile
 
 
@@ -108,7 +109,7 @@ def resolve_target(prompt: dict, target: str, source: Path, bare_may_miss: bool 
     node_part, dot, input_name = target.rpartition(".")
     if not dot:
         hits = [(node_id, target) for node_id, node in prompt.items()
-                if target in node.get("inputs", {}) and not _is_link(node["inputs"][target])]
+                if target in node.get("inputs", {}) and not is_link(node["inputs"][target])]
         if not hits and not bare_may_miss:
             raise WorkflowError(f"{source}: no node has a value input named {target!r} "
                                 f"(value inputs here: {', '.join(sorted(_value_inputs(prompt)))})")
@@ -123,22 +124,18 @@ def resolve_target(prompt: dict, target: str, source: Path, bare_may_miss: bool 
     node = prompt[node_ids[0]]
     inputs = node.get("inputs", {})
     if input_name not in inputs:
-        names = [name for name, value in inputs.items() if not _is_link(value)]
+        names = [name for name, value in inputs.items() if not is_link(value)]
         raise WorkflowError(f"{source}: node {node_ids[0]} ({node['class_type']}) has no input {input_name!r}; "
                             f"its value inputs are {', '.join(names) or 'none'}")
-    if _is_link(inputs[input_name]):
+    if is_link(inputs[input_name]):
         source_node = inputs[input_name][0]
         raise WorkflowError(f"{source}: input {input_name!r} of node {node_ids[0]} is wired from node {source_node}; "
                             f"set a value on node {source_node} instead")
     return [(node_ids[0], input_name)]
 
 
-def _is_link(value: object) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)
-
-
 def _value_inputs(prompt: dict) -> set[str]:
-    return {name for node in prompt.values() for name, value in node.get("inputs", {}).items() if not _is_link(value)}
+    return {name for node in prompt.values() for name, value in node.get("inputs", {}).items() if not is_link(value)}
 
 
 def apply_assignments(prompt: dict, assignments: list[Assignment], source: Path,
@@ -165,7 +162,7 @@ def apply_assignments(prompt: dict, assignments: list[Assignment], source: Path,
 
 def _refuse_link_shaped(assignment: Assignment, source: Path) -> None:
     """``[4, 40]`` is how an API prompt wires an input to node 4's output 40: as a value it would rewire the graph."""
-    if _is_link(assignment.value):
+    if is_link(assignment.value):
         raise WorkflowError(f"{source}: {assignment.target}={json.dumps(assignment.value)} has the shape of a link "
                             f"([node id, output index]), which would wire the input to node {assignment.value[0]} instead of "
                             "setting a value; widget inputs take a number, text or true/false (a list value is never a widget value)")

@@ -102,7 +102,7 @@ class Manifest:
                 self.records, self._lines, self._torn = self._read()
                 if self._torn or self._lines > len(self.records):
                     self._compact()
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
                 try:
                     yield self
                 finally:
@@ -118,14 +118,16 @@ class Manifest:
         line = (json.dumps(dataclasses.asdict(record), sort_keys=True) + "\n").encode("utf-8")
         with self._lock:
             self.records[record.key] = record
-            os.write(self._fd, line)  # one write of one whole line (appends are never interleaved)
+            written = os.write(self._fd, line)  # one write of one whole line (appends are never interleaved)
+            while written < len(line):  # a short write (disk nearly full): finish the line, or fail with OSError
+                written += os.write(self._fd, line[written:])
             os.fsync(self._fd)
 
     def _compact(self) -> None:
         """One line per job, replacing the file in one rename (lines superseded by later outcomes go)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
-        with open(partial, "w", encoding="utf-8") as handle:
+        with open(partial, "w", encoding="utf-8", newline="\n") as handle:
             for record in self.records.values():
                 handle.write(json.dumps(dataclasses.asdict(record), sort_keys=True) + "\n")
             handle.flush()

@@ -34,7 +34,8 @@ class Problem:
         return f"{self.workflow}: {where}node {self.node_id} ({self.class_type}): {self.message}"
 
 
-def _is_link(value: object) -> bool:
+def is_link(value: object) -> bool:
+    """``[node id, output index]``: how an API prompt wires an input (any other list is not a link)."""
     return isinstance(value, list) and len(value) == 2 and isinstance(value[1], int) and not isinstance(value[1], bool)
 
 
@@ -97,7 +98,7 @@ def node_problems(workflow: Path, node_id: str, node: dict, prompt: dict, object
     definition = object_info.get(class_type)
     problems = []
     for name, value in (node.get("inputs") or {}).items():
-        if _is_link(value):
+        if is_link(value):
             message = _link_problem(node_id, value, prompt, object_info)
         elif isinstance(value, list) and definition is not None and _widget_kind(_input_spec(definition, name)) is None:
             message = (f"{str(value)[:60]} is neither a link ([node id, output index]) nor a value; "
@@ -113,7 +114,7 @@ def node_problems(workflow: Path, node_id: str, node: dict, prompt: dict, object
 def loop_problems(workflow: Path, prompt: dict) -> list[Problem]:
     """Nodes wired in a loop (ComfyUI would wait on them forever or fail without a reason)."""
     sources = {node_id: [str(value[0]) for value in (node.get("inputs") or {}).values()
-                         if _is_link(value) and str(value[0]) in prompt and str(value[0]) != node_id]
+                         if is_link(value) and str(value[0]) in prompt and str(value[0]) != node_id]
                for node_id, node in prompt.items()}
     state: dict[str, str] = {}  # "open" while on the path being walked, "done" after
     for start in sources:

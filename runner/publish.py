@@ -33,8 +33,11 @@ def final_name(staged: Path, key: str) -> str:
 
 
 def publish(staged_files: list[Path], staging: Path, output_root: Path, key: str) -> list[Path]:
-    """Rename staged files into place (subfolders kept); files outside the staging folder (previews) are skipped."""
-    published = []
+    """Rename staged files into place (subfolders kept); files outside the staging folder (previews) are skipped.
+
+    Every target is checked before the first rename: a job moves all its files or none.
+    """
+    moves = []
     for staged in staged_files:
         try:
             relative = staged.relative_to(staging)
@@ -42,9 +45,11 @@ def publish(staged_files: list[Path], staging: Path, output_root: Path, key: str
             continue
         target = output_root / relative.parent / final_name(staged, key)
         if not is_inside(target, output_root):  # staged names are checked on arrival; a link in the tree must not lead out
-            raise JobRefused(f"{target} would land outside the output folder {output_root}; nothing of this job was moved")
+            raise JobRefused(f"{target} would land outside the output folder {output_root} (a link in the folder leads "
+                             "out); nothing of this job was moved. Remove the link or choose another --output")
+        moves.append((staged, target))
+    for staged, target in moves:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
-        published.append(target)
     shutil.rmtree(staging, ignore_errors=True)
-    return published
+    return [target for _, target in moves]

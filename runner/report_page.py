@@ -16,12 +16,13 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
 from .manifest import DONE, JobRecord, Manifest
 from .sweep_plot import sweep_plot
 
-METRICS = {"warp_error": "flow warping error (lower = steadier)", "ssim": "adjacent-frame SSIM (higher = steadier)",
-           "clip_consistency": "CLIP frame consistency (higher = steadier)"}
+METRICS = MappingProxyType({"warp_error": "flow warping error (lower = steadier)", "ssim": "adjacent-frame SSIM (higher = steadier)",
+           "clip_consistency": "CLIP frame consistency (higher = steadier)"})
 PER_VIDEO_PLOTS = 60  # videos shown with per-frame plots (the table lists every one)
 STYLE = """body{font-family:sans-serif;margin:24px;color:#111}table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}th{background:#eee}td.num{text-align:right;font-family:monospace}
@@ -105,7 +106,7 @@ def write_report(manifest_path: Path, page: Path) -> Path:
     records = list(Manifest(manifest_path).records.values())
     plots = page.parent / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    for stale in plots.glob("*.png"):
+    for stale in [*plots.glob("sweep_*.png"), *plots.glob("video_*.png")]:  # only what an earlier report wrote
         stale.unlink()
     metrics = [metric for metric in METRICS if any(_mean_of(record, metric) is not None for record in records)]
     parameters = sweep_parameters(records)
@@ -130,9 +131,10 @@ def write_report(manifest_path: Path, page: Path) -> Path:
             if len(videos) >= PER_VIDEO_PLOTS:
                 break
             label = f"{Path(path).name} ({', '.join(f'{k}={_param_text(v)}' for k, v in record.params.items()) or record.key})"
-            plotted = [_figure(Image.fromarray(plot_series(figures_of["per_pair"][metric], metric)), plots,
-                               f"video_{record.key}_{index}_{metric}.png", f"{label}: {metric}")
-                       for metric in metrics if figures_of["per_pair"].get(metric) and None not in figures_of["per_pair"][metric]]
+            per_pair = figures_of.get("per_pair") or {}
+            plotted = [_figure(Image.fromarray(plot_series(per_pair[metric], metric)), plots,
+                               f"video_{_slug(record.key)}_{index}_{metric}.png", f"{label}: {metric}")
+                       for metric in metrics if per_pair.get(metric) and None not in per_pair[metric]]
             videos.append(f"<h3>{html.escape(label)}</h3>{''.join(plotted)}")
     if videos:
         sections.append(f"<h2>Per video, over frame pairs (pair t: frames t and t+1)</h2>{''.join(videos)}")

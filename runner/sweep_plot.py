@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 WIDTH, HEIGHT, LEGEND_ROW = 480, 280, 12
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 40
-PALETTE = [(31, 97, 180), (214, 95, 0), (44, 160, 44), (200, 40, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194),
-           (90, 90, 90)]
+PALETTE = ((31, 97, 180), (214, 95, 0), (44, 160, 44), (200, 40, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194),
+           (90, 90, 90))
 INK, GRID = (0, 0, 0), (205, 205, 205)
 
 
@@ -25,7 +25,8 @@ def _label(value: object, limit: int = 14) -> str:
 def sweep_plot(title: str, x_name: str, x_values: list, series: dict[str, list[float | None]]) -> Image.Image:
     """``series``: legend label -> one mean per x value (None where no job measured it)."""
     legend = list(series)[: len(PALETTE)]
-    height = HEIGHT + LEGEND_ROW * len(legend)
+    left_out = len(series) - len(legend)  # more lines than colours: said under the legend, never dropped silently
+    height = HEIGHT + LEGEND_ROW * (len(legend) + bool(left_out))
     image = Image.new("RGB", (WIDTH, height), (255, 255, 255))
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default()
@@ -62,5 +63,8 @@ def sweep_plot(title: str, x_name: str, x_values: list, series: dict[str, list[f
         row = HEIGHT + LEGEND_ROW * number
         draw.rectangle([(left, row + 2), (left + 10, row + 9)], fill=colour)
         draw.text((left + 16, row), _label(label, 60), fill=INK, font=font, anchor="lt")
+    if left_out:
+        draw.text((left, HEIGHT + LEGEND_ROW * len(legend)), f"+{left_out} more settings not drawn (see the table)",
+                  fill=INK, font=font, anchor="lt")
     draw.text((WIDTH / 2, 6), title, fill=INK, font=font, anchor="mt")
     return image

@@ -80,7 +80,7 @@ def dis_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 def pixel_grid(height: int, width: int) -> np.ndarray:
     """Pixel coordinates [H, W, 2] as (x, y), cv2.remap's order."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    return np.stack([xs, ys], axis=-1)
+    return np.stack([xs, ys], axis=-1)  # 2 x [H, W] -> [H, W, 2]
 
 
 def read_at(image: np.ndarray, at: np.ndarray) -> np.ndarray:

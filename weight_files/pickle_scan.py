@@ -64,6 +64,8 @@ def scan_pickle(stream: IO[bytes]) -> PickleFacts:
         raise
     except ValueError as exc:  # genops: unknown opcode, truncated argument, end of data before STOP
         raise PickleDamaged(str(exc)) from exc
+    except (MemoryError, OverflowError) as exc:  # an argument length of petabytes: genops tries to read it
+        raise PickleDamaged(f"an opcode argument claims an impossible length ({type(exc).__name__})") from exc
     return facts
 
 

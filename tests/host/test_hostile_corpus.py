@@ -316,7 +316,7 @@ PROMPT_CASES: tuple[PromptCase, ...] = (
     PromptCase("numbers", "key-frame-window-above-max", _with("long", key_frame_window=5000), V, "long", "KinemaControlVideoLongVideo",
                _words("key_frame_window", "5000", "4096")),
     PromptCase("choices", "unknown-beta-schedule", _with(USE, beta_schedule="cosine_v9"), V, USE, "KinemaApplyMotionModule",
-               _words("beta_schedule 'cosine_v9' is not one of", "pick one of those")),
+               _words("Apply Motion Module (Kinema): beta_schedule 'cosine_v9' is not one of its options", "pick one of those")),
     PromptCase("choices", "unknown-story-style", _with("story", style="Watercolour 3000"), V, "story", "KinemaStoryPrompts",
                _words("style", "Watercolour 3000")),
     PromptCase("choices", "unknown-clip-attends-to", _with("long", clip_attends_to="everything"), V, "long", "KinemaControlVideoLongVideo",

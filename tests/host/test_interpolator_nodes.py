@@ -62,7 +62,8 @@ def test_the_optical_flow_node_puts_a_moved_frame_halfway(call_node):
 
 def test_the_optical_flow_node_refuses_an_unknown_quality(comfy_host):
     message = node_class(OPTICAL_FLOW).validate_inputs(quality="best")
-    assert message == "Optical Flow Interpolator: quality 'best' is not one of ['medium', 'fast', 'ultrafast']; pick one of those."
+    assert message.startswith("Optical Flow Interpolator (Kinema): quality 'best' is not one of its options (medium, fast, "
+                              "ultrafast); pick one of those")
 
 
 def test_models_rife_is_registered_first_once_and_lists_pkl_files(comfy_host):

@@ -79,6 +79,14 @@ def test_a_stream_that_is_not_a_pickle_is_damaged_not_code(tmp_path):
     assert "pickled" not in message, message
 
 
+@pytest.mark.parametrize("length", [2**50, 2**63 - 1])
+def test_an_opcode_claiming_petabytes_is_damaged_not_a_memory_error(tmp_path, length):
+    path = tmp_path / "huge.ckpt"
+    path.write_bytes(b"\x80\x04\x8e" + length.to_bytes(8, "little") + b"x" * 9)  # BINBYTES8 of 2**50 bytes, 20 bytes on disk
+    with pytest.raises(MotionModuleFileError, match="huge.ckpt.*damaged"):
+        read_tensors(path)
+
+
 def test_a_refusal_that_names_no_foreign_global_is_not_called_code(tmp_path):
     # NEXT_BUFFER parses, but torch's weights-only unpickler does not read it: its refusal is about the format.
     message = refused(torch_zip(tmp_path / "m.ckpt", {"/data.pkl": b"\x80\x05\x97."}))

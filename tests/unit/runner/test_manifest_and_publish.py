@@ -58,3 +58,20 @@ def test_staging_discards_what_a_crashed_attempt_left(tmp_path):
     first = staging_folder(tmp_path, "k")
     (first / "half.mp4").write_bytes(b"half")
     assert list(staging_folder(tmp_path, "k").iterdir()) == []
+
+
+def test_a_link_in_the_output_tree_that_leads_out_refuses_the_job_and_moves_nothing(tmp_path):
+    from kinema.runner.output_paths import JobRefused
+
+    output, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    output.mkdir()
+    (output / "videos").symlink_to(elsewhere, target_is_directory=True)
+    staging = staging_folder(output, "k")
+    (staging / "videos").mkdir()
+    first, second = staging / "a.png", staging / "videos" / "b.mp4"
+    first.write_bytes(b"a")
+    second.write_bytes(b"b")
+    with pytest.raises(JobRefused, match="nothing of this job was moved"):
+        publish([first, second], staging, output, "k")
+    assert first.exists() and second.exists() and list(elsewhere.iterdir()) == []
