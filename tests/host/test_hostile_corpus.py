@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from kinema_inputs import out_of_range, unknown_choices
 from manifest_records import latest_records
 
 from fixtures.hostile_corpus import (
@@ -300,7 +301,7 @@ PROMPT_CASES: tuple[PromptCase, ...] = (
                "SaveLatent", _words("outside the output folder")),
     PromptCase("path-traversal", "absolute-filename-prefix", _saved_latent(lambda corpus: str(corpus.root / "outside" / "escaped")), X,
                "save", "SaveLatent", _words("outside the output folder")),
-    # numbers out of range and unknown choices in API prompts (NaN and infinity: test_float_inputs.py)
+    # numbers out of range and unknown choices in API prompts (NaN and infinity: test_node_input_checks.py)
     PromptCase("numbers", "effect-above-max", _with(USE, effect=1.5), V, USE, "KinemaApplyMotionModule",
                _words("effect is 1.5", "from 0.0 to 1.0")),
     PromptCase("numbers", "scale-below-min", _with(USE, scale=-0.5), V, USE, "KinemaApplyMotionModule", _words("scale is -0.5", "0.0 to 10.0")),
@@ -344,85 +345,7 @@ def test_prompt_level_cases_end_as_their_class_and_the_host_serves_on(case: Prom
     assert written() == before
 
 
-# -- (3) every bounded number and every choice of every Kinema node -------------------------------------------------------
-def _kinema_inputs() -> list[tuple[str, str, object, dict]]:
-    """(node type, input name, kind, options) of every widget input of every registered Kinema node."""
-    import nodes
-
-    found = []
-    for node_type, cls in sorted(nodes.NODE_CLASS_MAPPINGS.items()):
-        if node_type.startswith("Kinema"):
-            for group in ("required", "optional"):
-                for name, (kind, *rest) in cls.INPUT_TYPES().get(group, {}).items():
-                    found.append((node_type, name, kind, rest[0] if rest else {}))
-    return found
-
-
-def _defaults(node_type: str) -> dict:
-    values = {}
-    for _, name, kind, options in (item for item in _kinema_inputs() if item[0] == node_type):
-        choices = kind if isinstance(kind, list) else options.get("options", []) if kind == "COMBO" else None
-        if choices:
-            values[name] = options.get("default", choices[0])
-        elif "default" in options:
-            values[name] = options["default"]
-    return values
-
-
-def _errors(node_type: str, **inputs) -> list[dict]:
-    """ComfyUI's per-node validation errors for the node at its defaults and ``inputs`` (sockets left unconnected)."""
-    import asyncio
-
-    import execution
-
-    prompt = {"1": {"class_type": node_type, "inputs": {**_defaults(node_type), **inputs}}}
-    _, errors, _ = asyncio.run(execution.validate_inputs("hostile-corpus", prompt, "1", {}))
-    return [error for error in errors if error["type"] != "required_input_missing"]
-
-
-def _refused(node_type: str, name: str, value) -> bool:
-    """Whether validation refuses input ``name`` at ``value``: ComfyUI's own range or list check, or the node's, naming it."""
-    for error in _errors(node_type, **{name: value}):
-        if error["type"] == "custom_validation_failed":
-            said = str(error.get("details", "")).partition(" - ")[2]
-            if name in said or str(value) in said:
-                return True
-        elif error.get("extra_info", {}).get("input_name") == name:
-            return True
-    return False
-
-
-def _out_of_range() -> list[tuple[str, str, object]]:
-    cases = []
-    for node_type, name, kind, options in _kinema_inputs():
-        if kind in ("INT", "FLOAT"):
-            step = options.get("step", 1)
-            cases += [(node_type, name, options["min"] - step)] if "min" in options else []
-            cases += [(node_type, name, options["max"] + step)] if "max" in options else []
-    return cases
-
-
-def _unknown_choices() -> list[tuple[str, str, object]]:
-    return [(node_type, name, "no such choice") for node_type, name, kind, options in _kinema_inputs()
-            if isinstance(kind, list) or kind == "COMBO"]
-
-
-def test_every_bounded_number_of_every_kinema_node_is_refused_just_outside_its_range(comfy_host):
-    cases = _out_of_range()
-    assert len(cases) >= 60, cases
-    assert not [node_type for node_type in {case[0] for case in cases} if _errors(node_type)], "defaults must pass"
-    accepted = [f"{node_type}.{name}={value!r}" for node_type, name, value in cases if not _refused(node_type, name, value)]
-    assert not accepted, f"{len(accepted)} of {len(cases)} out-of-range values pass validation:\n" + "\n".join(accepted)
-
-
-def test_every_choice_of_every_kinema_node_refuses_an_unknown_value(comfy_host):
-    cases = _unknown_choices()
-    assert len(cases) >= 10, cases
-    accepted = [f"{node_type}.{name}={value!r}" for node_type, name, value in cases if not _refused(node_type, name, value)]
-    assert not accepted, f"{len(accepted)} of {len(cases)} unknown choices pass validation:\n" + "\n".join(accepted)
-
-
-# -- (4) the batch runner ---------------------------------------------------------------------------------------------
+# -- (3) the batch runner ---------------------------------------------------------------------------------------------
 BATCH_CASES = ("code-open-zip-ckpt", "json-github-ckpt", "empty-rife-pkl", "header-length-10-gb", "zip-storage-record-missing",
                "motion-module-as-motion-lora")  # one per category
 
@@ -467,7 +390,7 @@ def test_the_batch_runner_refuses_a_sweep_of_an_unknown_node_and_a_traversing_mo
     assert written(output) == before
 
 
-# -- (5) the code-carrying pickles in a real server ---------------------------------------------------------------------
+# -- (4) the code-carrying pickles in a real server ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(corpus, comfy_host, tmp_path_factory):
     work = tmp_path_factory.mktemp("hostile-server")
@@ -488,12 +411,15 @@ def test_code_carrying_pickles_run_nothing_in_a_server(case: Case, corpus, serve
     assert still.success and server.process.poll() is None, still.describe_failure()
 
 
-# -- (6) the summary ------------------------------------------------------------------------------------------------------
+# -- (5) the summary ------------------------------------------------------------------------------------------------------
 COVERED_ELSEWHERE = {
+    "every Kinema number just outside its range and every unknown choice": [
+        "tests/host/test_node_input_checks.py::test_every_bounded_number_of_every_kinema_node_is_refused_just_outside_its_range",
+        "tests/host/test_node_input_checks.py::test_every_choice_of_every_kinema_node_refuses_an_unknown_value"],
     "NaN and infinity in every Kinema FLOAT input (validation, links, API prompt)": [
-        "tests/host/test_float_inputs.py::test_every_kinema_float_input_refuses_nan_and_infinity_with_the_range_and_fix",
-        "tests/host/test_float_inputs.py::test_a_nan_effect_and_an_infinite_strength_are_refused_by_prompt_validation",
-        "tests/host/test_float_inputs.py::test_a_linked_value_is_refused_when_the_node_runs"],
+        "tests/host/test_node_input_checks.py::test_every_kinema_float_input_refuses_nan_and_infinity_with_the_range_and_fix",
+        "tests/host/test_node_input_checks.py::test_a_nan_effect_and_an_infinite_strength_are_refused_by_prompt_validation",
+        "tests/host/test_node_input_checks.py::test_a_linked_value_is_refused_when_the_node_runs"],
     "frames over the motion module's limit without context windows, refused before sampling": [
         "tests/host/test_workflows.py::test_more_frames_than_the_module_covers_is_refused_before_sampling",
         "tests/host/test_batch_runner.py::test_a_failing_job_is_reported_with_its_node_error_and_retried_next_run"],
@@ -523,8 +449,8 @@ def test_the_corpus_summary(comfy_host, capsys):
              f"batch runner; {sum(case.runs_code for case in CASES)} code-carrying ones over HTTP): "
              + ", ".join(f"{count} {category}" for category, count in files.items()),
              f"  prompt-level ({len(PROMPT_CASES)}): " + ", ".join(f"{count} {category}" for category, count in prompts.items()),
-             f"  every Kinema node: {len(_out_of_range())} bounded numbers just outside their range, "
-             f"{len(_unknown_choices())} choices with an unknown value",
+             f"  every Kinema node: {len(out_of_range())} bounded numbers just outside their range, "
+             f"{len(unknown_choices())} choices with an unknown value",
              "  covered elsewhere:"]
     missing = []
     for what, references in COVERED_ELSEWHERE.items():

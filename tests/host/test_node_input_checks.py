@@ -1,59 +1,29 @@
-"""NaN and infinity in any Kinema FLOAT input are refused by ComfyUI's own prompt validation, before anything runs.
+"""Every Kinema widget input past its limits is refused by ComfyUI's prompt validation, before anything runs.
 
 ComfyUI checks a FLOAT widget with ``value < min`` / ``value > max``, which NaN passes: a NaN
-effect rendered an all-black video counted as success. Nothing here samples or loads a model.
+effect rendered an all-black video counted as success. It also skips its own range and option
+checks for the inputs a node validates itself, and 0.3.75 never checks a V3 combo's options: so
+every bounded number just outside its range and every unknown choice is tried too (nodes/input_checks.py).
+Nothing here samples or loads a model.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 
 import pytest
+from kinema_inputs import kinema_inputs, out_of_range, unknown_choices, validation_errors
 
 NOT_FINITE = (math.nan, math.inf, -math.inf)
 
 
-def _kinema_float_inputs() -> list[tuple[str, str, dict]]:
-    """(node type, input name, its options) of every FLOAT input of every registered Kinema node."""
-    import nodes
-
-    found = []
-    for node_type, cls in sorted(nodes.NODE_CLASS_MAPPINGS.items()):
-        if node_type.startswith("Kinema"):
-            for group in ("required", "optional"):
-                found += [(node_type, name, spec[1]) for name, spec in cls.INPUT_TYPES().get(group, {}).items() if spec[0] == "FLOAT"]
-    return found
-
-
-def _widget_values(node_type: str) -> dict:
-    """The node's widget inputs at their defaults (first choice of a combo); sockets stay unconnected."""
-    import nodes
-
-    values = {}
-    for group in ("required", "optional"):
-        for name, (kind, *rest) in nodes.NODE_CLASS_MAPPINGS[node_type].INPUT_TYPES().get(group, {}).items():
-            options = rest[0] if rest else {}
-            if isinstance(kind, list) or kind == "COMBO":
-                choices = kind if isinstance(kind, list) else options.get("options", [])
-                if choices:
-                    values[name] = options.get("default", choices[0])
-            elif "default" in options:
-                values[name] = options["default"]
-    return values
-
-
 def _custom_errors(node_type: str, **inputs) -> list[str]:
     """The node's own validation messages for these inputs, as ComfyUI's per-node validation collects them."""
-    import execution
-
-    prompt = {"1": {"class_type": node_type, "inputs": {**_widget_values(node_type), **inputs}}}
-    _, errors, _ = asyncio.run(execution.validate_inputs("float-inputs", prompt, "1", {}))
-    return [error["details"] for error in errors if error["type"] == "custom_validation_failed"]
+    return [error["details"] for error in validation_errors(node_type, **inputs) if error["type"] == "custom_validation_failed"]
 
 
 def test_every_kinema_float_input_refuses_nan_and_infinity_with_the_range_and_fix(comfy_host):
-    found = _kinema_float_inputs()
+    found = [(node_type, name, options) for node_type, name, kind, options in kinema_inputs() if kind == "FLOAT"]
     assert len(found) >= 14, found  # motion modules, LoRA, smoother, StoryDiffusion, Text2Video-Zero
     unrefused = []
     for node_type, name, options in found:
@@ -92,3 +62,30 @@ def test_a_linked_value_is_refused_when_the_node_runs(call_node, node_type, inpu
     # A link (e.g. a math node's output) is not validated by ComfyUI: the node refuses it before doing anything.
     with pytest.raises(ValueError, match=r"is (nan \(not a number\)|-inf \(infinite\)); it must be a number from"):
         call_node(node_type, **inputs)
+
+
+def _refused(node_type: str, name: str, value) -> bool:
+    """Whether validation refuses input ``name`` at ``value``: ComfyUI's own range or list check, or the node's, naming it."""
+    for error in validation_errors(node_type, **{name: value}):
+        if error["type"] == "custom_validation_failed":
+            said = str(error.get("details", "")).partition(" - ")[2]
+            if name in said or str(value) in said:
+                return True
+        elif error.get("extra_info", {}).get("input_name") == name:
+            return True
+    return False
+
+
+def test_every_bounded_number_of_every_kinema_node_is_refused_just_outside_its_range(comfy_host):
+    cases = out_of_range()
+    assert len(cases) >= 60, cases
+    assert not [node_type for node_type in {case[0] for case in cases} if validation_errors(node_type)], "defaults must pass"
+    accepted = [f"{node_type}.{name}={value!r}" for node_type, name, value in cases if not _refused(node_type, name, value)]
+    assert not accepted, f"{len(accepted)} of {len(cases)} out-of-range values pass validation:\n" + "\n".join(accepted)
+
+
+def test_every_choice_of_every_kinema_node_refuses_an_unknown_value(comfy_host):
+    cases = unknown_choices()
+    assert len(cases) >= 10, cases
+    accepted = [f"{node_type}.{name}={value!r}" for node_type, name, value in cases if not _refused(node_type, name, value)]
+    assert not accepted, f"{len(accepted)} of {len(cases)} unknown choices pass validation:\n" + "\n".join(accepted)
