@@ -42,7 +42,10 @@ def _number_problem(title: str, name: str, value: object, spec, whole: bool) -> 
 
 def input_problem(node: type[io.ComfyNode], **values: object) -> str | None:
     """Why one of ``values`` (widget inputs of ``node`` by name) cannot be used, or None; None values are skipped."""
-    title, inputs = _widget_inputs(node)
+    return _first_problem(*_widget_inputs(node), values)
+
+
+def _first_problem(title: str, inputs: dict, values: dict) -> str | None:
     for name, value in values.items():
         spec = inputs.get(name)
         if value is None or spec is None:
@@ -66,8 +69,9 @@ def checks_inputs(execute: Callable) -> Callable:
     @functools.wraps(execute)
     def checked(cls, *args, **kwargs):
         given = signature.bind_partial(cls, *args, **kwargs).arguments
-        numbers = {name for name, spec in _widget_inputs(cls)[1].items() if isinstance(spec, io.Float.Input | io.Int.Input)}
-        problem = input_problem(cls, **{name: given.get(name) for name in numbers})
+        title, inputs = _widget_inputs(cls)
+        numbers = {name: given.get(name) for name, spec in inputs.items() if isinstance(spec, io.Float.Input | io.Int.Input)}
+        problem = _first_problem(title, inputs, numbers)
         if problem:
             raise ValueError(problem)
         return execute(cls, *args, **kwargs)

@@ -23,6 +23,18 @@ def _parts(text: str) -> list[str]:
     return [part for part in PureWindowsPath(text.replace("/", "\\")).parts if part not in ("", ".")]
 
 
+def relative_path_problem(text: str, label: str) -> str | None:
+    """Why ``text`` (called ``label`` in the sentence) is no path inside a folder: control characters, absolute, '..'."""
+    if _CONTROL.search(text):
+        return f"{label} holds control characters"
+    windows = PureWindowsPath(text)
+    if PurePosixPath(text).is_absolute() or windows.drive or windows.root:
+        return f"{label} {text!r} is an absolute path"
+    if ".." in _parts(text):
+        return f"{label} {text!r} climbs out of the folder with '..'"
+    return None
+
+
 def unsafe_reason(entry: dict) -> str | None:
     """Why an output entry (filename, subfolder, type) cannot be trusted, or None when it names a file inside its folder."""
     filename, subfolder, kind = entry.get("filename"), entry.get("subfolder", "") or "", entry.get("type", "output")
@@ -31,13 +43,9 @@ def unsafe_reason(entry: dict) -> str | None:
     if kind not in OUTPUT_TYPES:
         return f"its type {kind!r} is none of {', '.join(OUTPUT_TYPES)}"
     for label, text in (("filename", filename), ("subfolder", subfolder)):
-        if _CONTROL.search(text):
-            return f"its {label} holds control characters"
-        windows = PureWindowsPath(text)
-        if PurePosixPath(text).is_absolute() or windows.drive or windows.root:
-            return f"its {label} {text!r} is an absolute path"
-        if ".." in _parts(text):
-            return f"its {label} {text!r} climbs out of the folder with '..'"
+        reason = relative_path_problem(text, f"its {label}")
+        if reason is not None:
+            return reason
     if len(_parts(filename)) != 1:
         return f"its filename {filename!r} is not a plain file name"
     return None

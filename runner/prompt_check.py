@@ -15,7 +15,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-from .output_paths import unsafe_reason
+from .output_paths import relative_path_problem
 
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 PATH_INPUTS = ("filename_prefix",)  # save nodes join these under their output folder
@@ -71,9 +71,9 @@ def _value_problem(kind: str, value: object, name: str) -> str | None:
     if kind == "COMBO" and not isinstance(value, str | int | float):
         return f"{value!r} is not one of the options; give one of the listed names"
     if kind == "STRING" and name in PATH_INPUTS and isinstance(value, str):
-        reason = unsafe_reason({"filename": "x", "subfolder": value.replace("\\", "/")})
+        reason = relative_path_problem(value, "the prefix")
         if reason is not None:
-            return (f"{value!r} would save outside the output folder ({reason.replace('its subfolder', 'the prefix')}); "
+            return (f"{value!r} would save outside the output folder ({reason}); "
                     "use a plain name or a subfolder inside the output folder, e.g. 'videos/clip'")
     return None
 

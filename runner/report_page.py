@@ -60,13 +60,14 @@ def sweep_parameters(records: list[JobRecord]) -> dict[str, list]:
 def _plot_for(name: str, values: list, metric: str, records: list[JobRecord]) -> tuple[str, object] | None:
     """The mean of ``metric`` against parameter ``name``; a line per setting of the other parameters."""
     lines: dict[str, list[float | None]] = {}
+    position = {_param_text(value): index for index, value in enumerate(values)}
     for record in records:
         mean = _mean_of(record, metric)
         if mean is None or name not in record.params:
             continue
         others = ", ".join(f"{key}={_param_text(value)}" for key, value in sorted(record.params.items()) if key != name)
         row = lines.setdefault(others or "all jobs", [None] * len(values))
-        row[[_param_text(v) for v in values].index(_param_text(record.params[name]))] = mean
+        row[position[_param_text(record.params[name])]] = mean
     if not lines:
         return None
     return f"{METRICS[metric]} by {name}", sweep_plot(f"{metric} by {name}", name, values, lines)
