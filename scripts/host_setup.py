@@ -39,6 +39,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import shared_venv_files
+
 log = logging.getLogger("kinema.host_setup")
 
 PACK_ROOT = Path(__file__).resolve().parent.parent
@@ -263,7 +265,16 @@ def _create_venv(venv: Path, comfyui: Path, release: Release) -> Path:
     constraints = [arg for path in _pin_files(release) for arg in ("-c", path)]
     _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
           "-r", _host_requirements(comfyui, venv.parent), "-r", HOST_FILES / "extras.txt", *constraints])
+    _share_files_with_other_hosts(venv)
     return python
+
+
+def _share_files_with_other_hosts(venv: Path) -> None:
+    """Hard-link this venv's files identical to another built host venv's (about 6 GB per host saved)."""
+    others = [path for path in sorted((kinema_home() / "hosts").glob("*/venv")) if path != venv]
+    linked, saved = shared_venv_files.link_identical_files(venv, others)
+    if linked:
+        log.info("%s shares %d files (%.1f GB) with the other hosts' venvs", venv, linked, saved / 1e9)
 
 
 def _link_pack(comfyui: Path) -> None:
@@ -335,6 +346,8 @@ def install_requirements(host: Host, requirements: Path, stamp_name: str) -> Non
         return
     constraints = [] if host.user_owned else [arg for path in _pin_files(release) for arg in ("-c", path)]
     _run([host.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements, *constraints])
+    if not host.user_owned:
+        _share_files_with_other_hosts(host.root / "venv")
     host.root.mkdir(parents=True, exist_ok=True)
     stamp_file.write_text(stamp)
 

@@ -26,7 +26,9 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import browser_setup
+import disk_room
 import host_setup
+from fixtures import cache
 
 UNIT = "tests/unit"
 PER_HOST = ["tests/host", "tests/fidelity", "tests/browser"]
@@ -64,14 +66,33 @@ def split_selection(pytest_args: list[str]) -> tuple[list[str], list[str], list[
     return options, unit, per_host
 
 
-def selected_hosts() -> list[host_setup.Host]:
+def selected_versions() -> list[str]:
+    """The releases to test in; empty when COMFYUI_PATH names the user's own ComfyUI."""
     if os.environ.get("COMFYUI_PATH"):
-        return [host_setup.ensure_host()]
+        return []
     wanted = [v.strip() for v in os.environ.get("KINEMA_TEST_HOSTS", ",".join(host_setup.RELEASES)).split(",") if v.strip()]
     unknown = [v for v in wanted if v not in host_setup.RELEASES]
     if unknown:
         raise SystemExit(f"KINEMA_TEST_HOSTS names {unknown}; the hosts are {list(host_setup.RELEASES)}.")
-    return [host_setup.ensure_host(version) for version in wanted]
+    return wanted
+
+
+def check_disk_room(versions: list[str], with_fixtures: bool) -> None:
+    """Refuse in one sentence, before building anything, when the venvs and files still missing cannot fit."""
+    home = host_setup.kinema_home()
+    fixtures = {f"the stand-in for {fixture.stands_for}": (cache.fixture_path(home, name), fixture.size_gb)
+                for name, fixture in cache.FIXTURES.items()}
+    needs = disk_room.missing_parts(home, [host_setup.host_root(v) / "venv" for v in versions],
+                                    fixtures if with_fixtures else {})
+    problem = disk_room.shortfall(needs)
+    if problem:
+        raise SystemExit(problem)
+
+
+def selected_hosts(versions: list[str]) -> list[host_setup.Host]:
+    if os.environ.get("COMFYUI_PATH"):
+        return [host_setup.ensure_host()]
+    return [host_setup.ensure_host(version) for version in versions]
 
 
 def junit_counts(path: Path) -> dict[str, int]:
@@ -101,7 +122,9 @@ def run_tier(host: host_setup.Host, paths: list[str], options: list[str], name: 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     options, unit, per_host = split_selection(sys.argv[1:])
-    hosts = selected_hosts()
+    versions = selected_versions()
+    check_disk_room(versions, with_fixtures=bool(per_host))
+    hosts = selected_hosts(versions)
     for host in hosts:
         host_setup.install_test_requirements(host)
     if any(path.startswith("tests/browser") for path in per_host):
