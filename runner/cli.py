@@ -16,6 +16,7 @@ from .conversion import to_api_prompt
 from .job_checks import job_problems, print_dry_run, print_problems
 from .job_plan import parse_set, parse_sweep, plan_jobs
 from .manifest import DONE, FAILED, INTERRUPTED, Manifest, ManifestBusy
+from .metrics_setup import chosen_clip_vision, measurer
 from .stand_ins import StandIns
 from .workflow_files import WorkflowError, collect_workflows
 
@@ -35,6 +36,7 @@ examples:
   python3 scripts/batch.py workflows/ --ray auto
   # temporal consistency of every saved video, then a page of tables and plots
   python3 scripts/batch.py my.json --sweep seed=1..4 --metrics --output runs/
+  # (CLIP consistency too with the one CLIP vision model installed, or: --clip-vision FILE)
   python3 scripts/batch.py report runs/
 
 targets: NODE.INPUT, NODE = node id or title (as shown in ComfyUI); a bare INPUT sets it
@@ -77,7 +79,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "provide the shipped workflows' sample clip (for trying workflows without models)")
     parser.add_argument("--metrics", action="store_true",
                         help="measure the temporal consistency of every video a job saves (flow warping error, adjacent-frame "
-                        "SSIM) into the manifest; 'scripts/batch.py report OUTPUT' turns them into a page")
+                        "SSIM, and CLIP consistency where a CLIP vision model is at hand) into the manifest; "
+                        "'scripts/batch.py report OUTPUT' turns them into a page")
+    parser.add_argument("--clip-vision", default=None, metavar="NAME",
+                        help="the file in ComfyUI's clip_vision folders to measure CLIP consistency with (embedded batches; "
+                        "default: the only one installed), or 'none'")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
@@ -171,19 +177,18 @@ def _run(args: argparse.Namespace, host, home: Path, workers: list, comfyui: Pat
         jobs = plan_jobs(prompts, sets, sweeps, args.zip)
         manifest = Manifest(manifest_path)
         problems = job_problems(jobs, object_info, workers[0] if args.dry_run else None)
+        clip_vision = chosen_clip_vision(args.metrics, args.clip_vision, embedded=not (args.servers or args.ray))
+        if args.dry_run:
+            return print_dry_run(jobs, manifest, problems)
+        if problems:
+            print_problems(jobs, problems)
+            return 2
+        measure = measurer(clip_vision) if args.metrics else None  # the model loads before the first job
     except (WorkflowError, ValueError, ConnectionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.dry_run:
-        return print_dry_run(jobs, manifest, problems)
-    if problems:
-        print_problems(jobs, problems)
-        return 2
     from tqdm import tqdm
 
-    measure = None
-    if args.metrics:
-        from .output_metrics import measure_outputs as measure
     with tqdm(total=len(jobs), desc="jobs", unit="job", disable=args.no_progress, position=0) as job_bar:
         batch = Batch(jobs, manifest, output, job_bar, measure)
         try:

@@ -4,7 +4,8 @@ Videos are decoded with PyAV (ComfyUI's own video dependency), animated images (
 WebP, APNG) with Pillow; a file with fewer than two frames (a still image, a latent)
 has no temporal consistency and is left out. Every metric compares adjacent frames
 only, so a video is measured in windows of WINDOW_FRAMES frames that share their edge
-frame: the same figures as measuring it whole, in the memory of one window.
+frame: the same figures as measuring it whole, in the memory of one window. CLIP
+consistency is measured where the caller hands in an image embedder (metrics_setup.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..video_metrics.clip_consistency import Embedder
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi")
 ANIMATED_SUFFIXES = (".gif", ".webp", ".png", ".apng")
@@ -41,33 +44,34 @@ def _as_image_batch(frames: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(frames)).float() / 255.0  # F x [H, W, 3] uint8 -> [F, H, W, 3] in 0..1
 
 
-def measure_file(path: Path) -> dict | None:
-    """VideoMetrics.to_dict() of one file, or None when it holds fewer than two frames."""
+def measure_file(path: Path, embed: Embedder | None = None) -> dict | None:
+    """VideoMetrics.to_dict() of one file, or None when it holds fewer than two frames; ``embed``: for CLIP consistency."""
     from ..video_metrics import VideoMetrics, measure_video
 
     parts, window = [], []
     for frame in frames_of(path):
         window.append(frame)
         if len(window) == WINDOW_FRAMES:
-            parts.append(measure_video(_as_image_batch(window)))
+            parts.append(measure_video(_as_image_batch(window), embed))
             window = window[-1:]  # the edge frame opens the next window: every adjacent pair is measured once
     if len(window) >= 2:
-        parts.append(measure_video(_as_image_batch(window)))
+        parts.append(measure_video(_as_image_batch(window), embed))
     if not parts:
         return None
     joined = VideoMetrics(
         frames=1 + sum(part.frames - 1 for part in parts), height=parts[0].height, width=parts[0].width,
         warp_error=tuple(value for part in parts for value in part.warp_error),
         warp_kept_fraction=tuple(value for part in parts for value in part.warp_kept_fraction),
-        ssim=tuple(value for part in parts for value in part.ssim))
+        ssim=tuple(value for part in parts for value in part.ssim),
+        clip_consistency=None if embed is None else tuple(value for part in parts for value in part.clip_consistency))
     return joined.to_dict()
 
 
-def measure_outputs(paths: list[Path]) -> dict[str, dict]:
+def measure_outputs(paths: list[Path], embed: Embedder | None = None) -> dict[str, dict]:
     """{output path: figures} for every output that holds two frames or more."""
     measured = {}
     for path in paths:
-        figures = measure_file(Path(path))
+        figures = measure_file(Path(path), embed)
         if figures is not None:
             measured[str(path)] = figures
     return measured

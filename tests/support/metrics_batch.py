@@ -24,10 +24,27 @@ def blur_workflow(folder: Path) -> Path:
     return path
 
 
-def run_metrics_batch(comfy_host, home: Path, stand_ins, output: Path) -> int:
-    """Four jobs (blur radius x sigma) with --metrics into ``output``; returns the command's exit code."""
+def short_clip_workflow(folder: Path, frames: int) -> Path:
+    """Load Video -> its first ``frames`` frames -> Create Video -> Save Video (core nodes only)."""
+    prompt = {
+        "1": {"class_type": "LoadVideo", "inputs": {"file": ORBIT_VIDEO}},
+        "2": {"class_type": "GetVideoComponents", "inputs": {"video": ["1", 0]}},
+        "3": {"class_type": "ImageFromBatch", "inputs": {"image": ["2", 0], "batch_index": 0, "length": frames}},
+        "4": {"class_type": "CreateVideo", "inputs": {"images": ["3", 0], "fps": 8.0}},
+        "5": {"class_type": "SaveVideo", "inputs": {"video": ["4", 0], "filename_prefix": "kinema/short", "format": "mp4",
+                                                    "codec": "h264"}},
+    }
+    path = folder / f"first_{frames}_frames.json"
+    path.write_text(json.dumps(prompt))
+    return path
+
+
+def run_metrics_batch(comfy_host, home: Path, stand_ins, output: Path, workflow: Path | None = None,
+                      options: tuple[str, ...] = (*BLUR_SWEEP, "--clip-vision", "none")) -> int:
+    """A batch with --metrics into ``output`` (default: the blur workflow's four jobs, no CLIP); the command's exit code."""
     from kinema.runner import cli
 
     output.mkdir(parents=True, exist_ok=True)
-    args = [str(blur_workflow(output.parent)), *BLUR_SWEEP, "--metrics", "--stand-ins", "--no-progress", "--output", str(output)]
+    workflow = workflow or blur_workflow(output.parent)
+    args = [str(workflow), *options, "--metrics", "--stand-ins", "--no-progress", "--output", str(output)]
     return cli.main(args, host=comfy_host, home=home, stand_ins=stand_ins)
