@@ -239,7 +239,6 @@ def main() -> None:
     from kinema.comfy_glue.patcher import wrap_in_patcher
     from kinema.motion_modules.formats import load_motion_module
     from kinema.motion_modules.injection import MotionSettings
-    from kinema.motion_modules.row_linear import row_linear
     from kinema.nodes.motion_attach import attach_motion_modules
 
     print(f"machine: {_host.machine_line()}")
@@ -248,7 +247,7 @@ def main() -> None:
 
     plain, *_ = comfy.sd.load_checkpoint_guess_config(str(files["sd15"]), output_vae=False, output_clip=False)
     # layers and dtype as the Load Motion Module node has them
-    motion_set, info = load_motion_module(files["mm_v2"], weight_casting_layers(row_linear))
+    motion_set, info = load_motion_module(files["mm_v2"], weight_casting_layers())
     motion_set = motion_set.to(motion_module_dtype())
     inflated = attach_motion_modules(plain, wrap_in_patcher(motion_set), MotionSettings(pe_length=info.pe_length))
     print(f"models: {files['sd15'].name} (unet {plain.model_dtype()}), {files['mm_v2'].name} "

@@ -9,7 +9,6 @@ fills them; the classes here inherit that, so motion modules must be filled by
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
 
 import comfy.model_management
 import comfy.ops
@@ -23,17 +22,10 @@ def motion_module_dtype() -> torch.dtype:
     return compute if compute is not None and dtype.itemsize == 1 else dtype
 
 
-def weight_casting_layers(linear: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]):
+def weight_casting_layers() -> types.SimpleNamespace:
     """ComfyUI's layer classes (``Linear``, ``LayerNorm``, ``GroupNorm``) for a model its memory manager may load
     partially: in low-VRAM mode the weights that do not fit stay in system RAM and are cast onto the device per call,
-    with weight patches (LoRAs) applied on the way. A Linear whose weights need none of that computes ``linear``."""
+    with weight patches (LoRAs) applied on the way; otherwise they are torch.nn's layers, with ComfyUI's interrupt
+    check per call."""
     ops = comfy.ops.disable_weight_init
-
-    class Linear(ops.Linear):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if self.comfy_cast_weights or self.weight_function or self.bias_function:
-                return super().forward(x)
-            comfy.ops.run_every_op()  # ComfyUI's interrupt check, as its own layers make it
-            return linear(x, self.weight, self.bias)
-
-    return types.SimpleNamespace(Linear=Linear, LayerNorm=ops.LayerNorm, GroupNorm=ops.GroupNorm)
+    return types.SimpleNamespace(Linear=ops.Linear, LayerNorm=ops.LayerNorm, GroupNorm=ops.GroupNorm)

@@ -12,10 +12,12 @@ permuting around every attention as the original does; the result is the same.
 
 Per-run options (``frames``, ``scale``, ``effect``, ``attention``) are forward
 arguments, never module state. The layer classes (``Linear``, ``LayerNorm``,
-``GroupNorm``) come from a ``layers`` namespace: by default torch.nn's norms and
-``RowLinear`` (``nn.Linear`` computed at oneDNN's speed on CPU, see ``row_linear``);
-ComfyUI's weight-casting layers let its memory manager keep part of the weights in
-system RAM (low-VRAM mode) and stream them in per call.
+``GroupNorm``) come from a ``layers`` namespace: by default torch.nn's; ComfyUI's
+weight-casting layers let its memory manager keep part of the weights in system RAM
+(low-VRAM mode) and stream them in per call. Linear layers stay ``F.linear``: on CPU a
+oneDNN 1x1 convolution computes some of these shapes up to 1.2x faster, but it reorders
+the weight into a fresh weight-sized buffer on every call, and inside a real sampling
+step that costs more than it gains (bench/linear_gflops.py, bench/animatediff_sampler_step.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layout import MotionLayout
-from .row_linear import RowLinear
 
 HEADS = 8
 # Everything after the GroupNorm is independent per (b h w) sequence, so the transformer runs
@@ -41,7 +42,7 @@ CHUNK_BYTES = 30 * 2**20
 
 # A namespace with ``Linear``, ``LayerNorm`` and ``GroupNorm`` classes of torch.nn's signatures.
 Layers = SimpleNamespace
-TORCH_LAYERS = SimpleNamespace(Linear=RowLinear, LayerNorm=nn.LayerNorm, GroupNorm=nn.GroupNorm)
+TORCH_LAYERS = SimpleNamespace(Linear=nn.Linear, LayerNorm=nn.LayerNorm, GroupNorm=nn.GroupNorm)
 
 # attention(q, k, v, heads) -> out, all [batch, tokens, heads * dim_head]: ComfyUI's optimized_attention signature.
 AttentionFn = Callable[[Tensor, Tensor, Tensor, int], Tensor]
@@ -103,7 +104,7 @@ class TemporalSelfAttention(nn.Module):
         x = self.pos_encoder(x)
         q, k, v = self.to_q(x), self.to_k(x), self.to_v(x)
         if scale != 1.0:
-            k = k * scale  # attention temperature (AnimateDiff-Evolved's "scale")
+            k = k.mul_(scale)  # attention temperature (AnimateDiff-Evolved's "scale"); k is this call's own tensor
         return self.to_out[0](attention(q, k, v, self.heads))
 
 
@@ -114,7 +115,7 @@ class GEGLU(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         value, gate = self.proj(x).chunk(2, dim=-1)
-        return value * F.gelu(gate)
+        return F.gelu(gate).mul_(value)  # the product reuses gelu's fresh output: one [rows, 4C] allocation, not two
 
 
 class FeedForward(nn.Module):
@@ -140,9 +141,10 @@ class TemporalTransformerBlock(nn.Module):
         self.ff_norm = layers.LayerNorm(channels)
 
     def forward(self, x: Tensor, scale: float, attention: AttentionFn) -> Tensor:  # x: [(b h w), f, c]
+        # each residual is added into the sublayer's fresh output (its output projection's), not a new tensor
         for attn, norm in zip(self.attention_blocks, self.norms, strict=True):
-            x = attn(norm(x), scale, attention) + x
-        return self.ff(self.ff_norm(x)) + x
+            x = attn(norm(x), scale, attention).add_(x)
+        return self.ff(self.ff_norm(x)).add_(x)
 
 
 class TemporalTransformer(nn.Module):

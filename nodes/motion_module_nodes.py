@@ -9,7 +9,6 @@ from ..comfy_glue import folders, layers, lora, patcher, sampling
 from ..motion_modules.formats import load_motion_module
 from ..motion_modules.injection import MotionSettings
 from ..motion_modules.lora import fit_motion_lora, load_motion_lora
-from ..motion_modules.row_linear import row_linear
 from ..motion_modules.schedules import SCHEDULE_CHOICES, resolve_schedule
 from .input_checks import checks_inputs, input_problem
 from .motion_attach import attach_motion_modules, check_fits
@@ -72,7 +71,7 @@ class LoadMotionModule(io.ComfyNode):
     @classmethod
     def execute(cls, model_name: str) -> io.NodeOutput:
         path = folders.model_file_path(folders.MOTION_MODELS, model_name)
-        motion_set, info = load_motion_module(path, layers.weight_casting_layers(row_linear))
+        motion_set, info = load_motion_module(path, layers.weight_casting_layers())
         motion_set = motion_set.to(layers.motion_module_dtype())
         return io.NodeOutput(LoadedMotionModel(patcher.wrap_in_patcher(motion_set), info, model_name))
 

@@ -240,9 +240,8 @@ def test_a_partially_loaded_motion_model_streams_its_weights_and_loras_with_the_
     from kinema.comfy_glue.patcher import wrap_in_patcher
     from kinema.motion_modules.formats import load_motion_module
     from kinema.motion_modules.lora import load_motion_lora
-    from kinema.motion_modules.row_linear import row_linear
 
-    module_set, _ = load_motion_module(model_files["mm_v2"], weight_casting_layers(row_linear))
+    module_set, _ = load_motion_module(model_files["mm_v2"], weight_casting_layers())
     module_set = module_set.float()
     plain = wrap_in_patcher(module_set)
     with_lora = plain.clone()

@@ -1,0 +1,155 @@
+#!/usr/bin/env python
+"""One AnimateDiff sampling step as users wait for it: inside core KSampler, inflated against plain, on CPU.
+
+Run with the host's Python from the pack root (a quiet machine: the figures are wall times):
+
+    .kinema/hosts/0.8.0/venv/bin/python bench/animatediff_sampler_step.py [--sizes 64 128] [--rounds 3]
+
+One process boots the embedded ComfyUI with the pack, loads the random full-size SD1.5
+checkpoint (core CheckpointLoaderSimple) and the random v2 motion module (Load + Apply
+Motion Module), and encodes a prompt. Per size and round, core KSampler (euler, normal,
+cfg 7, a 16-frame EmptyLatentImage, seed 1) runs with 2 and with 6 steps on the plain
+MODEL and on the inflated one, interleaved (the order of plain and inflated alternates
+from round to round). Per step = (t(6 steps) - t(2 steps)) / 4 of the node call: model
+loading, the first step's set-up and the end of sampling are in both runs and cancel.
+Minor page faults (getrusage) are taken the same way: pages the kernel had to supply
+(and zero) per step, the cost of large temporaries that the allocator maps and unmaps
+on every call. The table gives the median of the rounds.
+
+The FLOP floor is the ratio of matmul, convolution and attention FLOPs of one inflated
+UNet call to one plain call (bench/animatediff_step.count_flops): the slowdown the motion
+modules would cost at the UNet's average FLOP rate. The allocator is whatever the process
+has: set GLIBC_TUNABLES yourself to compare (the line "allocator" says what was set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _host  # noqa: E402
+from animatediff_memory import call_node  # noqa: E402
+from animatediff_step import Stepper, count_flops  # noqa: E402
+
+FRAMES = 16
+FEW, MANY = 2, 6  # steps of the two runs whose difference is timed
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="image sizes in px (latent = px / 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size (after one warm-up of each)")
+    parser.add_argument("--frames", type=int, default=FRAMES)
+    return parser.parse_args()
+
+
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+class Sampling:
+    """KSampler runs of one size on the same prompt and latent."""
+
+    def __init__(self, positive, negative, size: int, frames: int) -> None:
+        self.positive, self.negative = positive, negative
+        (self.latent,) = call_node("EmptyLatentImage", width=size, height=size, batch_size=frames)
+
+    def run(self, model, steps: int) -> tuple[float, int]:
+        """(seconds, minor faults) of one KSampler node call."""
+        import torch
+
+        faults, started = minor_faults(), time.perf_counter()
+        (samples,) = call_node("KSampler", model=model, seed=1, steps=steps, cfg=7.0, sampler_name="euler",
+                               scheduler="normal", positive=self.positive, negative=self.negative,
+                               latent_image=self.latent, denoise=1.0)
+        seconds, faults = time.perf_counter() - started, minor_faults() - faults
+        if not torch.isfinite(samples["samples"]).all():
+            raise RuntimeError("sampling gave non-finite latents: timings would not be representative")
+        return seconds, faults
+
+    def per_step(self, model) -> tuple[float, float]:
+        """(seconds, minor faults) per step: the difference of a MANY-step and a FEW-step run, divided by the extra steps."""
+        t_few, f_few = self.run(model, FEW)
+        t_many, f_many = self.run(model, MANY)
+        return (t_many - t_few) / (MANY - FEW), (f_many - f_few) / (MANY - FEW)
+
+
+def measure_size(size: int, rounds: int, frames: int, models: dict, positive, negative) -> dict:
+    sampling = Sampling(positive, negative, size, frames)
+    for model in models.values():
+        sampling.run(model, FEW)  # warm-up of each: first-call set-up is not a step
+    results = {name: {"seconds": [], "faults": []} for name in models}
+    for round_index in range(rounds):
+        order = list(models) if round_index % 2 == 0 else list(reversed(models))
+        for name in order:
+            seconds, faults = sampling.per_step(models[name])
+            results[name]["seconds"].append(seconds)
+            results[name]["faults"].append(faults)
+    stepper = Stepper(frames, size // 8)
+    flops = {}
+    for name, model in models.items():
+        stepper.load(model)
+        flops[name], _ = count_flops(lambda model=model: stepper.run(model))
+    return {"size": size, "results": results, "flops": flops}
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    _host.import_comfy()
+    files = _host.fixture_files()
+    from fixtures import cache
+    from kinema.runner.embedded import EmbeddedComfy, HostPaths
+
+    work = Path(tempfile.mkdtemp(prefix="kinema-bench-"))
+    host = EmbeddedComfy(HostPaths(comfyui=_host.comfyui_path(), output=work / "output", work=work,
+                                   model_dirs=cache.model_dirs(_host.kinema_home())))
+    host.boot()
+    host.show_step_progress(False)
+    plain, clip, _ = call_node("CheckpointLoaderSimple", ckpt_name=files["sd15"].name)
+    (motion,) = call_node("KinemaLoadMotionModule", model_name=files["mm_v2"].name)
+    (inflated,) = call_node("KinemaApplyMotionModule", model=plain, motion_model=motion, scale=1.0, effect=1.0,
+                            beta_schedule="autoselect")
+    (positive,) = call_node("CLIPTextEncode", clip=clip, text="a sailing boat on a stormy sea, waves crashing")
+    (negative,) = call_node("CLIPTextEncode", clip=clip, text="blurry, low quality")
+    models = {"plain": plain, "inflated": inflated}
+    print(f"machine: {_host.machine_line()}")
+    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(not set: glibc defaults)')}")
+    print(f"models: {files['sd15'].name}, {files['mm_v2'].name}; core KSampler euler/normal cfg 7, {args.frames} frames; "
+          f"per step = (t({MANY} steps) - t({FEW} steps)) / {MANY - FEW}; ready in {time.perf_counter() - started:.0f} s")
+
+    rows = [measure_size(size, args.rounds, args.frames, models, positive, negative) for size in args.sizes]
+
+    print()
+    print(f"Per sampling step inside KSampler, median of {args.rounds} interleaved rounds")
+    print(f"{'size':>9} | {'plain s/step':>12} | {'inflated s/step':>15} | {'ratio':>7} | {'FLOP floor':>10} | "
+          f"{'ratio/floor':>11} | {'plain faults/step':>17} | {'inflated faults/step':>20}")
+    for row in rows:
+        plain_r, inflated_r = row["results"]["plain"], row["results"]["inflated"]
+        t_plain, t_inflated = statistics.median(plain_r["seconds"]), statistics.median(inflated_r["seconds"])
+        floor = row["flops"]["inflated"] / row["flops"]["plain"]
+        ratio = t_inflated / t_plain
+        size = row["size"]
+        print(f"{size:>3}x{size:<3}px | {t_plain:>12.3f} | {t_inflated:>15.3f} | {ratio:>6.3f}x | {floor:>9.3f}x | "
+              f"{ratio / floor:>11.3f} | {statistics.median(plain_r['faults']):>17,.0f} | "
+              f"{statistics.median(inflated_r['faults']):>20,.0f}")
+    print()
+    print("rounds (s/step; faults/step):")
+    for row in rows:
+        for name, result in row["results"].items():
+            print(f"  {row['size']}px {name:<8} " + " ".join(f"{t:.3f}" for t in result["seconds"]) + ";  "
+                  + " ".join(f"{f:,.0f}" for f in result["faults"]))
+    print(f"machine after: {_host.machine_line()}")
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
