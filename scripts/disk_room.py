@@ -16,7 +16,7 @@ from pathlib import Path
 GB = 1e9
 FIRST_VENV_GB = 7.5  # torch with its CUDA libraries, ComfyUI's requirements, the test tools
 SHARED_VENV_GB = 1.0  # another host's venv: the files it has in common are hard links (shared_venv_files)
-TEST_FILES_GB = 5.0  # the most the tests hold at once in the temporary folder (full-size modules, layouts)
+TEST_FILES_GB = 8.0  # pytest's kept temporary folders: about 3 GB per host tier (full-size modules, layouts)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,10 +28,11 @@ def test_a_fresh_machine_needs_both_venvs_every_fixture_and_room_for_test_files(
     assert sum(sizes.values()) == pytest.approx(disk_room.FIRST_VENV_GB + disk_room.SHARED_VENV_GB + 6.95 + disk_room.TEST_FILES_GB)
 
     sentence = disk_room.shortfall(needs, free_bytes=lambda path: 14 * GB)
-    assert sentence.startswith("The test run needs about 20.5 GB free on the disk of ")
+    wanted = sum(need.gb for need in needs)  # 23.45: the sentence rounds it
+    assert sentence.startswith(f"The test run needs about {wanted:.1f} GB free on the disk of ")
     assert "the venv 0.3.75 7.50 GB" in sentence and "14.0 GB is free there" in sentence
     assert "KINEMA_HOME" in sentence and "TMPDIR" in sentence
-    assert disk_room.shortfall(needs, free_bytes=lambda path: 21 * GB) is None
+    assert disk_room.shortfall(needs, free_bytes=lambda path: int((wanted + 0.1) * GB)) is None
 
 
 def test_what_is_already_there_is_not_counted_again(tmp_path):
@@ -45,4 +46,5 @@ def test_what_is_already_there_is_not_counted_again(tmp_path):
     sizes = {need.what: need.gb for need in disk_room.missing_parts(tmp_path, venvs, fixtures)}
     assert sizes == {"the venv 0.3.75": disk_room.SHARED_VENV_GB, "the stand-in for flownet.pkl": 0.01,
                      "the tests' temporary files": disk_room.TEST_FILES_GB}
-    assert disk_room.shortfall(disk_room.missing_parts(tmp_path, venvs, fixtures), free_bytes=lambda p: 7 * GB) is None
+    enough = disk_room.SHARED_VENV_GB + 0.01 + disk_room.TEST_FILES_GB + 0.1
+    assert disk_room.shortfall(disk_room.missing_parts(tmp_path, venvs, fixtures), free_bytes=lambda p: int(enough * GB)) is None
