@@ -32,7 +32,7 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
-def missing_parts(home: Path, host_venvs: list[Path], fixture_files: dict[str, tuple[Path, float]]) -> list[Need]:
+def missing_parts(host_venvs: list[Path], fixture_files: dict[str, tuple[Path, float]]) -> list[Need]:
     """What a run would still write: venvs not built yet, fixture files not written yet, the tests' own files."""
     built = [venv for venv in host_venvs if (venv / "bin" / "python").exists()]
     needs = []

@@ -82,8 +82,7 @@ def check_disk_room(versions: list[str], with_fixtures: bool) -> None:
     home = host_setup.kinema_home()
     fixtures = {f"the stand-in for {fixture.stands_for}": (cache.fixture_path(home, name), fixture.size_gb)
                 for name, fixture in cache.FIXTURES.items()}
-    needs = disk_room.missing_parts(home, [host_setup.host_root(v) / "venv" for v in versions],
-                                    fixtures if with_fixtures else {})
+    needs = disk_room.missing_parts([host_setup.host_root(v) / "venv" for v in versions], fixtures if with_fixtures else {})
     problem = disk_room.shortfall(needs)
     if problem:
         raise SystemExit(problem)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 
-import av
-import numpy as np
 import pytest
 import torch
 from manifest_records import latest_records
-from metrics_batch import run_metrics_batch, short_clip_workflow
+from metrics_batch import decoded_video, run_metrics_batch, short_clip_workflow
 
 from kinema.runner.manifest import DONE
 
@@ -36,12 +34,6 @@ def clip_batch(comfy_host, home, stand_ins, tmp_path_factory, clip_vision_name):
     return record
 
 
-def _decoded(path: str) -> torch.Tensor:
-    with av.open(path) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    return torch.from_numpy(np.stack(frames)).float() / 255.0  # [F, H, W, 3]
-
-
 def test_the_only_installed_model_measures_every_adjacent_pair(clip_batch):
     assert clip_batch["status"] == DONE
     (video,) = clip_batch["outputs"]
@@ -56,7 +48,7 @@ def test_the_runner_records_what_the_node_measures_with_core_load_clip_vision(cl
     """Same video frames, same file: the manifest's figures are those of the node fed by core's Load CLIP Vision."""
     (video,) = clip_batch["outputs"]
     (clip_vision,) = call_node("CLIPVisionLoader", clip_name=clip_vision_name)
-    *_, clip, _, summary = call_node("KinemaVideoConsistencyMetrics", images=_decoded(video), clip_vision=clip_vision)
+    *_, clip, _, summary = call_node("KinemaVideoConsistencyMetrics", images=decoded_video(video), clip_vision=clip_vision)
     recorded = clip_batch["metrics"][video]
     assert recorded["per_pair"]["clip_consistency"] == pytest.approx(json.loads(summary)["per_pair"]["clip_consistency"],
                                                                      abs=1e-6)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import av
-import numpy as np
 import pytest
-import torch
 from manifest_records import latest_records
-from metrics_batch import run_metrics_batch
+from metrics_batch import decoded_video, run_metrics_batch
 
 from kinema.runner.manifest import DONE
 from kinema.video_metrics import measure_video
@@ -20,12 +17,6 @@ def metrics_batch(comfy_host, home, stand_ins, tmp_path_factory):
     return output
 
 
-def _decoded(path: str) -> torch.Tensor:
-    with av.open(path) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    return torch.from_numpy(np.stack(frames)).float() / 255.0  # [F, H, W, 3]
-
-
 def test_each_saved_video_has_its_figures_in_the_manifest(metrics_batch):
     records = latest_records(metrics_batch / "manifest.jsonl")
     assert len(records) == 4 and all(record["status"] == DONE for record in records)
@@ -33,7 +24,7 @@ def test_each_saved_video_has_its_figures_in_the_manifest(metrics_batch):
         (video,) = record["outputs"]
         assert set(record["metrics"]) == {video}
         recorded = record["metrics"][video]
-        expected = measure_video(_decoded(video)).to_dict()
+        expected = measure_video(decoded_video(video)).to_dict()
         assert recorded["frames"] == expected["frames"] == 16
         for metric in ("warp_error", "ssim"):
             assert recorded["mean"][metric] == pytest.approx(expected["mean"][metric], abs=1e-9)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import av
+import numpy as np
+import torch
+
 ORBIT_VIDEO = "kinema_sample_orbit.mp4"  # written into the host's input folder by --stand-ins (fixtures.sample_inputs)
 BLUR_SWEEP = ["--sweep", "blur_radius=[1,6]", "--sweep", "sigma=[0.5,4.0]"]
 
@@ -48,3 +52,10 @@ def run_metrics_batch(comfy_host, home: Path, stand_ins, output: Path, workflow:
     workflow = workflow or blur_workflow(output.parent)
     args = [str(workflow), *options, "--metrics", "--stand-ins", "--no-progress", "--output", str(output)]
     return cli.main(args, host=comfy_host, home=home, stand_ins=stand_ins)
+
+
+def decoded_video(path: str) -> torch.Tensor:
+    """A saved video's frames as an IMAGE batch [F, H, W, 3] in 0..1, decoded with PyAV."""
+    with av.open(path) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return torch.from_numpy(np.stack(frames)).float() / 255.0  # F x [H, W, 3] uint8 -> [F, H, W, 3]

@@ -20,7 +20,7 @@ def _fixtures(home: Path) -> dict[str, tuple[Path, float]]:
 
 def test_a_fresh_machine_needs_both_venvs_every_fixture_and_room_for_test_files(tmp_path):
     venvs = [tmp_path / "hosts" / "0.3.75" / "venv", tmp_path / "hosts" / "0.8.0" / "venv"]
-    needs = disk_room.missing_parts(tmp_path, venvs, _fixtures(tmp_path))
+    needs = disk_room.missing_parts(venvs, _fixtures(tmp_path))
     sizes = {need.what: need.gb for need in needs}
     # the second venv shares the first one's files, so it costs far less
     assert sizes["the venv 0.3.75"] == disk_room.FIRST_VENV_GB and sizes["the venv 0.8.0"] == disk_room.SHARED_VENV_GB
@@ -43,8 +43,8 @@ def test_what_is_already_there_is_not_counted_again(tmp_path):
     sdxl = fixtures["the stand-in for sd_xl_base_1.0.safetensors"][0]
     sdxl.parent.mkdir(parents=True)
     sdxl.write_bytes(b"written")
-    sizes = {need.what: need.gb for need in disk_room.missing_parts(tmp_path, venvs, fixtures)}
+    sizes = {need.what: need.gb for need in disk_room.missing_parts(venvs, fixtures)}
     assert sizes == {"the venv 0.3.75": disk_room.SHARED_VENV_GB, "the stand-in for flownet.pkl": 0.01,
                      "the tests' temporary files": disk_room.TEST_FILES_GB}
     enough = disk_room.SHARED_VENV_GB + 0.01 + disk_room.TEST_FILES_GB + 0.1
-    assert disk_room.shortfall(disk_room.missing_parts(tmp_path, venvs, fixtures), free_bytes=lambda p: int(enough * GB)) is None
+    assert disk_room.shortfall(disk_room.missing_parts(venvs, fixtures), free_bytes=lambda p: int(enough * GB)) is None
