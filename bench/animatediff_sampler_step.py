@@ -18,8 +18,14 @@ on every call. The table gives the median of the rounds.
 
 The FLOP floor is the ratio of matmul, convolution and attention FLOPs of one inflated
 UNet call to one plain call (bench/animatediff_step.count_flops): the slowdown the motion
-modules would cost at the UNet's average FLOP rate. The allocator is whatever the process
-has: set GLIBC_TUNABLES yourself to compare (the line "allocator" says what was set).
+modules would cost at the UNet's average FLOP rate.
+
+The allocator is glibc's with its defaults (set GLIBC_TUNABLES yourself to compare; the
+line "allocator" says what was set), settled before measuring: one freed 31 MiB block
+raises glibc's dynamic mmap threshold, as in any ComfyUI session that has freed a block
+that size. Without that, how many of the UNet's own temporaries are freshly mapped per
+step depends on what start-up happened to allocate (the plain step then faulted 0.45-1.2
+million pages per step here, and the inflated step as many): --as-booted measures that state.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,6 +55,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="image sizes in px (latent = px / 8)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size (after one warm-up of each)")
     parser.add_argument("--frames", type=int, default=FRAMES)
+    parser.add_argument("--as-booted", action="store_true",
+                        help="leave glibc's mmap threshold as start-up left it (default: settle it, _host.settle_allocator)")
     return parser.parse_args()
 
 
@@ -62,18 +71,22 @@ class Sampling:
         self.positive, self.negative = positive, negative
         (self.latent,) = call_node("EmptyLatentImage", width=size, height=size, batch_size=frames)
 
-    def run(self, model, steps: int) -> tuple[float, int]:
-        """(seconds, minor faults) of one KSampler node call."""
+    def samples(self, model, steps: int):
+        """The latent of one KSampler node call (seed 1)."""
         import torch
 
-        faults, started = minor_faults(), time.perf_counter()
         (samples,) = call_node("KSampler", model=model, seed=1, steps=steps, cfg=7.0, sampler_name="euler",
                                scheduler="normal", positive=self.positive, negative=self.negative,
                                latent_image=self.latent, denoise=1.0)
-        seconds, faults = time.perf_counter() - started, minor_faults() - faults
         if not torch.isfinite(samples["samples"]).all():
             raise RuntimeError("sampling gave non-finite latents: timings would not be representative")
-        return seconds, faults
+        return samples["samples"]
+
+    def run(self, model, steps: int) -> tuple[float, int]:
+        """(seconds, minor faults) of one KSampler node call."""
+        faults, started = minor_faults(), time.perf_counter()
+        self.samples(model, steps)
+        return time.perf_counter() - started, minor_faults() - faults
 
     def per_step(self, model) -> tuple[float, float]:
         """(seconds, minor faults) per step: the difference of a MANY-step and a FEW-step run, divided by the extra steps."""
@@ -101,9 +114,18 @@ def measure_size(size: int, rounds: int, frames: int, models: dict, positive, ne
     return {"size": size, "results": results, "flops": flops}
 
 
-def main() -> None:
-    args = parse_args()
-    started = time.perf_counter()
+class Prepared(NamedTuple):
+    host: object  # the booted kinema.runner.embedded.EmbeddedComfy
+    files: dict[str, Path]
+    plain: object  # MODEL of core CheckpointLoaderSimple
+    inflated: object  # the same MODEL through Kinema's Load + Apply Motion Module
+    positive: object
+    negative: object
+
+
+def boot_and_load(inflate=None) -> Prepared:
+    """Boot the embedded ComfyUI with the pack; load the random SD1.5 checkpoint, inflate it with the random v2 module
+    through Kinema's nodes (``inflate(plain, module_name)``, called in between, may measure that) and encode a prompt."""
     _host.import_comfy()
     files = _host.fixture_files()
     from fixtures import cache
@@ -115,14 +137,29 @@ def main() -> None:
     host.boot()
     host.show_step_progress(False)
     plain, clip, _ = call_node("CheckpointLoaderSimple", ckpt_name=files["sd15"].name)
-    (motion,) = call_node("KinemaLoadMotionModule", model_name=files["mm_v2"].name)
-    (inflated,) = call_node("KinemaApplyMotionModule", model=plain, motion_model=motion, scale=1.0, effect=1.0,
-                            beta_schedule="autoselect")
+    inflated = (inflate or inflate_with_kinema)(plain, files["mm_v2"].name)
     (positive,) = call_node("CLIPTextEncode", clip=clip, text="a sailing boat on a stormy sea, waves crashing")
     (negative,) = call_node("CLIPTextEncode", clip=clip, text="blurry, low quality")
-    models = {"plain": plain, "inflated": inflated}
+    return Prepared(host, files, plain, inflated, positive, negative)
+
+
+def inflate_with_kinema(plain, module_name: str):
+    """The MODEL of Kinema's Load Motion Module -> Apply Motion Module (scale and effect 1, autoselected schedule)."""
+    (motion,) = call_node("KinemaLoadMotionModule", model_name=module_name)
+    (inflated,) = call_node("KinemaApplyMotionModule", model=plain, motion_model=motion, scale=1.0, effect=1.0,
+                            beta_schedule="autoselect")
+    return inflated
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    prepared = boot_and_load()
+    files, positive, negative = prepared.files, prepared.positive, prepared.negative
+    models = {"plain": prepared.plain, "inflated": prepared.inflated}
     print(f"machine: {_host.machine_line()}")
-    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(not set: glibc defaults)')}")
+    settled = "as start-up left it" if args.as_booted else _host.settle_allocator()
+    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(not set: glibc defaults)')}; {settled}")
     print(f"models: {files['sd15'].name}, {files['mm_v2'].name}; core KSampler euler/normal cfg 7, {args.frames} frames; "
           f"per step = (t({MANY} steps) - t({FEW} steps)) / {MANY - FEW}; ready in {time.perf_counter() - started:.0f} s")
 

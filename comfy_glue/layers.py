@@ -14,6 +14,8 @@ import comfy.model_management
 import comfy.ops
 import torch
 
+from ..motion_modules.few_row_linear import FewRowLinear
+
 
 def motion_module_dtype() -> torch.dtype:
     """ComfyUI's UNet compute dtype: its storage dtype, or for fp8 storage the dtype it computes in."""
@@ -28,4 +30,12 @@ def weight_casting_layers() -> types.SimpleNamespace:
     with weight patches (LoRAs) applied on the way; otherwise they are torch.nn's layers, with ComfyUI's interrupt
     check per call."""
     ops = comfy.ops.disable_weight_init
-    return types.SimpleNamespace(Linear=ops.Linear, LayerNorm=ops.LayerNorm, GroupNorm=ops.GroupNorm)
+    return types.SimpleNamespace(Linear=WeightCastingLinear, LayerNorm=ops.LayerNorm, GroupNorm=ops.GroupNorm)
+
+
+class WeightCastingLinear(comfy.ops.disable_weight_init.Linear, FewRowLinear):
+    """ComfyUI's Linear (interrupt check, weight casting, weight patches) whose uncast product is ``FewRowLinear``'s.
+
+    ComfyUI's ``forward`` ends in ``super().forward(...)`` when it casts nothing (0.3.75, 0.8.0 and the newer
+    DynamicVRAM releases alike); with this base order that call reaches ``FewRowLinear.forward`` instead of
+    ``torch.nn.Linear.forward``. The casting path keeps ComfyUI's own ``F.linear``."""

@@ -1,0 +1,214 @@
+#!/usr/bin/env python
+"""Kinema's AnimateDiff beside another pack's, as users meet them: one process, the same weights, core KSampler.
+
+Run with the host's Python from the pack root, naming your own checkout of the other pack
+(nothing of it is vendored here; a quiet machine: the figures are wall times):
+
+    .kinema/hosts/0.8.0/venv/bin/python bench/animatediff_vs_pack.py \\
+        --other-pack ~/ComfyUI/custom_nodes/ComfyUI-AnimateDiff-Evolved [--sizes 64 128] [--rounds 3]
+
+One process boots the embedded ComfyUI with Kinema, then loads the other pack from that
+path the way ComfyUI loads a custom node folder. The random full-size SD1.5 checkpoint is
+loaded once (core CheckpointLoaderSimple) and inflated twice with the same random v2 motion
+module file: through Kinema's Load + Apply Motion Module and through the other pack's
+loader (RECIPES: its node and inputs), both with the schedule the module was trained with.
+
+- Memory held: the resident set added by each pack's loader nodes (glibc's free heap handed
+  back before each reading).
+- Same latent: core KSampler (euler, normal, cfg 7, seed 1, 2 steps, a 16-frame
+  EmptyLatentImage) on both inflated MODELs; the largest difference relative to the
+  latent's largest value must stay at float rounding (--tolerance).
+- Per step: as bench/animatediff_sampler_step.py, (t(6 steps) - t(2 steps)) / 4 of the
+  KSampler call and minor page faults the same way, plain / Kinema / other interleaved
+  (the order rotates per round), median of the rounds.
+- Peak memory: the resident high-water mark above the resident set before one 2-step
+  KSampler call of each MODEL (glibc's free heap handed back first, so the baseline holds
+  no freed pages a later peak could reuse unseen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import ctypes.util
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _host  # noqa: E402
+from animatediff_memory import PeakMeter, call_node  # noqa: E402
+from animatediff_sampler_step import FEW, FRAMES, Sampling, boot_and_load, inflate_with_kinema  # noqa: E402
+from animatediff_step import Stepper, count_flops  # noqa: E402
+
+MIB = 1 << 20
+
+
+def _evolved_loader(plain, module_name: str):
+    (inflated,) = call_node("ADE_AnimateDiffLoaderGen1", model=plain, model_name=module_name,
+                            beta_schedule="autoselect")
+    return inflated
+
+
+# Node type the other pack adds -> (its name in the tables, how it inflates a MODEL with a module file)
+RECIPES = {
+    "ADE_AnimateDiffLoaderGen1": ("AnimateDiff-Evolved", _evolved_loader),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--other-pack", type=Path, required=True,
+                        help="folder of the other pack's checkout (e.g. custom_nodes/ComfyUI-AnimateDiff-Evolved)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="image sizes in px (latent = px / 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size (after one warm-up of each)")
+    parser.add_argument("--frames", type=int, default=FRAMES)
+    parser.add_argument("--tolerance", type=float, default=1e-3,
+                        help="largest |Kinema - other| / largest |latent| accepted as the same latent")
+    args = parser.parse_args()
+    if not (args.other_pack / "__init__.py").is_file():
+        parser.error(f"--other-pack {args.other_pack}: no __init__.py there; name the pack's folder "
+                     "(the one ComfyUI's custom_nodes would hold)")
+    return args
+
+
+def load_other_pack(folder: Path) -> tuple[str, object]:
+    """Load the pack as ComfyUI's start-up does (core functions restored after it); return (name, inflate)."""
+    import hook_breaker_ac10a0
+    import nodes
+
+    before = set(nodes.NODE_CLASS_MAPPINGS)
+    hook_breaker_ac10a0.save_functions()
+    try:
+        loaded = asyncio.run(nodes.load_custom_node(str(folder.resolve())))
+    finally:
+        hook_breaker_ac10a0.restore_functions()
+    added = set(nodes.NODE_CLASS_MAPPINGS) - before
+    if not loaded or not added:
+        raise SystemExit(f"--other-pack {folder}: ComfyUI could not load it (its log above says why)")
+    for node_type, (name, inflate) in RECIPES.items():
+        if node_type in added:
+            return name, inflate
+    raise SystemExit(f"--other-pack {folder}: it adds none of the loader nodes this bench knows "
+                     f"({', '.join(RECIPES)}); add its recipe to RECIPES in {Path(__file__).name}")
+
+
+def hand_back_free_heap() -> None:
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
+        ctypes.CDLL(libc).malloc_trim(0)
+
+
+def resident_added(make):
+    """(make()'s result, bytes its call added to the resident set)."""
+    meter = PeakMeter()
+    hand_back_free_heap()
+    before = meter.current()
+    result = make()
+    hand_back_free_heap()
+    return result, meter.current() - before
+
+
+def same_latent(sampling: Sampling, kinema, other, tolerance: float) -> tuple[float, bool]:
+    """(largest |difference| / largest |latent|, within tolerance) of FEW-step KSampler runs on the two MODELs."""
+    ours, theirs = (sampling.samples(model, FEW) for model in (kinema, other))
+    relative = float((ours - theirs).abs().max() / ours.abs().max())
+    return relative, relative <= tolerance
+
+
+def peak_above(sampling: Sampling, model) -> int:
+    """Resident high-water mark above the resident set before, of one FEW-step KSampler call."""
+    meter = PeakMeter()
+    hand_back_free_heap()
+    before = meter.current()
+    meter.reset()
+    sampling.run(model, FEW)
+    return meter.peak() - before
+
+
+def measure_size(size: int, args, models: dict, prepared) -> dict:
+    sampling = Sampling(prepared.positive, prepared.negative, size, args.frames)
+    for model in models.values():
+        sampling.run(model, FEW)  # warm-up of each: first-call set-up is not a step
+    names = list(models)
+    relative, same = same_latent(sampling, models["Kinema"], models[names[-1]], args.tolerance)
+    results = {name: {"seconds": [], "faults": []} for name in names}
+    for round_index in range(args.rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds, faults = sampling.per_step(models[name])
+            results[name]["seconds"].append(seconds)
+            results[name]["faults"].append(faults)
+    peaks = {name: peak_above(sampling, model) for name, model in models.items()}
+    stepper = Stepper(args.frames, size // 8)
+    flops = {}
+    for name in ("plain", "Kinema"):  # the other pack adds its modules inside its sampling wrapper, out of reach here
+        stepper.load(models[name])
+        flops[name], _ = count_flops(lambda model=models[name]: stepper.run(model))
+    return {"size": size, "results": results, "peaks": peaks, "floor": flops["Kinema"] / flops["plain"],
+            "relative": relative, "same": same}
+
+
+def print_tables(rows: list[dict], names: list[str], held: dict, args) -> None:
+    other = names[-1]
+    print()
+    print("Memory the loader nodes added to the resident set: "
+          + ", ".join(f"{name} {held[name] / MIB:,.0f} MiB" for name in names[1:]))
+    print()
+    print(f"Per sampling step inside KSampler, median of {args.rounds} interleaved rounds; peak = resident high-water "
+          f"mark above the resident set before a {FEW}-step call")
+    header = " | ".join(f"{name + ' s/step':>22} | {'ratio':>6}" for name in names[1:])
+    print(f"{'size':>9} | {'plain s/step':>12} | {header} | {'floor':>6} | {other + '/Kinema':>24} | "
+          + " | ".join(f"{name + ' peak MiB':>22}" for name in names))
+    for row in rows:
+        step = {name: statistics.median(row["results"][name]["seconds"]) for name in names}
+        cells = " | ".join(f"{step[name]:>22.3f} | {step[name] / step['plain']:>5.3f}x" for name in names[1:])
+        peaks = " | ".join(f"{row['peaks'][name] / MIB:>22,.0f}" for name in names)
+        print(f"{row['size']:>3}x{row['size']:<3}px | {step['plain']:>12.3f} | {cells} | {row['floor']:>5.3f}x | "
+              f"{step[other] / step['Kinema']:>23.3f}x | {peaks}")
+    print()
+    print(f"Same latent ({FEW} steps, seed 1): largest |Kinema - {other}| / largest |latent|, tolerance {args.tolerance:g}")
+    for row in rows:
+        print(f"  {row['size']}px: {row['relative']:.2e} {'same' if row['same'] else 'DIFFERENT'}")
+    print()
+    print("rounds (s/step; minor faults/step):")
+    for row in rows:
+        for name, result in row["results"].items():
+            print(f"  {row['size']}px {name:<22} " + " ".join(f"{t:.3f}" for t in result["seconds"]) + ";  "
+                  + " ".join(f"{f:,.0f}" for f in result["faults"]))
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    held = {}
+
+    def inflate_measured(plain, module_name):
+        inflated, held["Kinema"] = resident_added(lambda: inflate_with_kinema(plain, module_name))
+        return inflated
+
+    prepared = boot_and_load(inflate_measured)
+    other_name, other_inflate = load_other_pack(args.other_pack)
+    other, held[other_name] = resident_added(lambda: other_inflate(prepared.plain, prepared.files["mm_v2"].name))
+    models = {"plain": prepared.plain, "Kinema": prepared.inflated, other_name: other}
+    names = list(models)
+    print(f"machine: {_host.machine_line()}")
+    print(f"allocator: {_host.settle_allocator()}")
+    print(f"other pack: {other_name} from {args.other_pack.resolve()}")
+    print(f"models: {prepared.files['sd15'].name}, {prepared.files['mm_v2'].name}; core KSampler euler/normal cfg 7, "
+          f"{args.frames} frames; ready in {time.perf_counter() - started:.0f} s")
+    rows = [measure_size(size, args, models, prepared) for size in args.sizes]
+    print_tables(rows, names, held, args)
+    print(f"machine after: {_host.machine_line()}")
+    print(f"total {time.perf_counter() - started:.0f} s")
+    if not all(row["same"] for row in rows):
+        raise SystemExit(f"{other_name} and Kinema gave different latents for the same seed and schedule (above)")
+
+
+if __name__ == "__main__":
+    main()
