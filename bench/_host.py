@@ -63,22 +63,6 @@ def machine_line() -> str:
             f"({torch.get_num_threads()} threads), {load}")
 
 
-SETTLING_BLOCK = 31 << 20  # bytes: under glibc's 32 MiB ceiling for its dynamic mmap threshold
-
-
-def settle_allocator() -> str:
-    """Free one 31 MiB block, as a ComfyUI session does once it has freed any block that size (e.g. a .ckpt file's
-    tensors read by torch.load): glibc then raises its mmap threshold to it (and its trim threshold to twice it), so
-    later temporaries below it come from the heap instead of freshly mapped pages on every call. Without it a bench
-    measures whatever state its own start-up happened to leave. Returns the line the bench prints."""
-    import torch
-
-    block = torch.empty(SETTLING_BLOCK, dtype=torch.uint8)
-    block.fill_(0)
-    del block
-    return "glibc mmap threshold raised by freeing a 31 MiB block (as after loading a .ckpt file)"
-
-
 CHILD_RESULT = "RESULT "  # the line a measuring child prints its JSON result on
 
 

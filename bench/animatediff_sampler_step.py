@@ -20,12 +20,14 @@ The FLOP floor is the ratio of matmul, convolution and attention FLOPs of one in
 UNet call to one plain call (bench/animatediff_step.count_flops): the slowdown the motion
 modules would cost at the UNet's average FLOP rate.
 
-The allocator is glibc's with its defaults (set GLIBC_TUNABLES yourself to compare; the
-line "allocator" says what was set), settled before measuring: one freed 31 MiB block
-raises glibc's dynamic mmap threshold, as in any ComfyUI session that has freed a block
-that size. Without that, how many of the UNet's own temporaries are freshly mapped per
-step depends on what start-up happened to allocate (the plain step then faulted 0.45-1.2
-million pages per step here, and the inflated step as many): --as-booted measures that state.
+The allocator is whatever the process has (set GLIBC_TUNABLES yourself to compare; the
+line "allocator" says what was set), and its state matters: whether the UNet's large
+temporaries come from glibc's heap or from freshly mapped (and zeroed) pages on every
+call depends on what the process allocated and freed before. As this bench boots, the
+plain step faults 0.45-1.2 million pages per step here (and the inflated step about as
+many); after a large .ckpt file has been read with torch.load (another pack's motion
+module loader, in bench/animatediff_vs_pack.py) the heap has room and the plain step
+faults none. The faults columns say which state a run measured; the two benches give both.
 """
 
 from __future__ import annotations
@@ -55,8 +57,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="image sizes in px (latent = px / 8)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size (after one warm-up of each)")
     parser.add_argument("--frames", type=int, default=FRAMES)
-    parser.add_argument("--as-booted", action="store_true",
-                        help="leave glibc's mmap threshold as start-up left it (default: settle it, _host.settle_allocator)")
     return parser.parse_args()
 
 
@@ -123,9 +123,9 @@ class Prepared(NamedTuple):
     negative: object
 
 
-def boot_and_load(inflate=None) -> Prepared:
+def boot_and_load() -> Prepared:
     """Boot the embedded ComfyUI with the pack; load the random SD1.5 checkpoint, inflate it with the random v2 module
-    through Kinema's nodes (``inflate(plain, module_name)``, called in between, may measure that) and encode a prompt."""
+    through Kinema's Load + Apply Motion Module (scale and effect 1, autoselected schedule) and encode a prompt."""
     _host.import_comfy()
     files = _host.fixture_files()
     from fixtures import cache
@@ -137,18 +137,12 @@ def boot_and_load(inflate=None) -> Prepared:
     host.boot()
     host.show_step_progress(False)
     plain, clip, _ = call_node("CheckpointLoaderSimple", ckpt_name=files["sd15"].name)
-    inflated = (inflate or inflate_with_kinema)(plain, files["mm_v2"].name)
+    (motion,) = call_node("KinemaLoadMotionModule", model_name=files["mm_v2"].name)
+    (inflated,) = call_node("KinemaApplyMotionModule", model=plain, motion_model=motion, scale=1.0, effect=1.0,
+                            beta_schedule="autoselect")
     (positive,) = call_node("CLIPTextEncode", clip=clip, text="a sailing boat on a stormy sea, waves crashing")
     (negative,) = call_node("CLIPTextEncode", clip=clip, text="blurry, low quality")
     return Prepared(host, files, plain, inflated, positive, negative)
-
-
-def inflate_with_kinema(plain, module_name: str):
-    """The MODEL of Kinema's Load Motion Module -> Apply Motion Module (scale and effect 1, autoselected schedule)."""
-    (motion,) = call_node("KinemaLoadMotionModule", model_name=module_name)
-    (inflated,) = call_node("KinemaApplyMotionModule", model=plain, motion_model=motion, scale=1.0, effect=1.0,
-                            beta_schedule="autoselect")
-    return inflated
 
 
 def main() -> None:
@@ -158,8 +152,7 @@ def main() -> None:
     files, positive, negative = prepared.files, prepared.positive, prepared.negative
     models = {"plain": prepared.plain, "inflated": prepared.inflated}
     print(f"machine: {_host.machine_line()}")
-    settled = "as start-up left it" if args.as_booted else _host.settle_allocator()
-    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(not set: glibc defaults)')}; {settled}")
+    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(not set: glibc defaults)')}")
     print(f"models: {files['sd15'].name}, {files['mm_v2'].name}; core KSampler euler/normal cfg 7, {args.frames} frames; "
           f"per step = (t({MANY} steps) - t({FEW} steps)) / {MANY - FEW}; ready in {time.perf_counter() - started:.0f} s")
 

@@ -25,6 +25,13 @@ in that step, once with torch's ``scaled_dot_product_attention`` (the network's
 default) and once with ComfyUI's ``optimized_attention`` (what ``comfy_glue.attention.attention_for``
 routes to), and the bare attention calls of both, so one can see whether the
 attention backend matters on CPU.
+
+What users wait for is the step inside a sampler (bench/animatediff_sampler_step.py).
+A direct call like this one has timed the plain UNet slower than the sampler's own step
+in one process and as fast in another: not the call but the state of glibc's allocator
+differed, which decides whether the UNet's temporaries come from its heap or from
+freshly mapped pages on every call (the sampler bench prints the minor page faults per
+step that tell the two apart). Compare figures of the two only from the same state.
 """
 
 from __future__ import annotations

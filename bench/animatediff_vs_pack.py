@@ -13,8 +13,9 @@ loaded once (core CheckpointLoaderSimple) and inflated twice with the same rando
 module file: through Kinema's Load + Apply Motion Module and through the other pack's
 loader (RECIPES: its node and inputs), both with the schedule the module was trained with.
 
-- Memory held: the resident set added by each pack's loader nodes (glibc's free heap handed
-  back before each reading).
+- Memory held: the resident set each pack adds with its loader nodes and a first 2-step
+  KSampler call (weights read lazily count once touched), after the same call on the plain
+  MODEL; glibc's free heap handed back before each reading.
 - Same latent: core KSampler (euler, normal, cfg 7, seed 1, 2 steps, a 16-frame
   EmptyLatentImage) on both inflated MODELs; the largest difference relative to the
   latent's largest value must stay at float rounding (--tolerance).
@@ -42,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _host  # noqa: E402
 from animatediff_memory import PeakMeter, call_node  # noqa: E402
-from animatediff_sampler_step import FEW, FRAMES, Sampling, boot_and_load, inflate_with_kinema  # noqa: E402
+from animatediff_sampler_step import FEW, FRAMES, Sampling, boot_and_load  # noqa: E402
 from animatediff_step import Stepper, count_flops  # noqa: E402
 
 MIB = 1 << 20
@@ -104,14 +105,11 @@ def hand_back_free_heap() -> None:
         ctypes.CDLL(libc).malloc_trim(0)
 
 
-def resident_added(make):
-    """(make()'s result, bytes its call added to the resident set)."""
-    meter = PeakMeter()
+def resident_after(run) -> int:
+    """The resident set in bytes after ``run()``, with glibc's free heap handed back."""
+    run()
     hand_back_free_heap()
-    before = meter.current()
-    result = make()
-    hand_back_free_heap()
-    return result, meter.current() - before
+    return PeakMeter.current()
 
 
 def same_latent(sampling: Sampling, kinema, other, tolerance: float) -> tuple[float, bool]:
@@ -157,7 +155,7 @@ def measure_size(size: int, args, models: dict, prepared) -> dict:
 def print_tables(rows: list[dict], names: list[str], held: dict, args) -> None:
     other = names[-1]
     print()
-    print("Memory the loader nodes added to the resident set: "
+    print("Memory each pack's loader nodes and first sampling call added to the resident set: "
           + ", ".join(f"{name} {held[name] / MIB:,.0f} MiB" for name in names[1:]))
     print()
     print(f"Per sampling step inside KSampler, median of {args.rounds} interleaved rounds; peak = resident high-water "
@@ -186,19 +184,17 @@ def print_tables(rows: list[dict], names: list[str], held: dict, args) -> None:
 def main() -> None:
     args = parse_args()
     started = time.perf_counter()
-    held = {}
-
-    def inflate_measured(plain, module_name):
-        inflated, held["Kinema"] = resident_added(lambda: inflate_with_kinema(plain, module_name))
-        return inflated
-
-    prepared = boot_and_load(inflate_measured)
+    prepared = boot_and_load()
+    first = Sampling(prepared.positive, prepared.negative, args.sizes[0], args.frames)
+    plain_resident = resident_after(lambda: first.run(prepared.plain, FEW))
+    kinema_resident = resident_after(lambda: first.run(prepared.inflated, FEW))
     other_name, other_inflate = load_other_pack(args.other_pack)
-    other, held[other_name] = resident_added(lambda: other_inflate(prepared.plain, prepared.files["mm_v2"].name))
+    other = other_inflate(prepared.plain, prepared.files["mm_v2"].name)
+    held = {"Kinema": kinema_resident - plain_resident,
+            other_name: resident_after(lambda: first.run(other, FEW)) - kinema_resident}
     models = {"plain": prepared.plain, "Kinema": prepared.inflated, other_name: other}
     names = list(models)
     print(f"machine: {_host.machine_line()}")
-    print(f"allocator: {_host.settle_allocator()}")
     print(f"other pack: {other_name} from {args.other_pack.resolve()}")
     print(f"models: {prepared.files['sd15'].name}, {prepared.files['mm_v2'].name}; core KSampler euler/normal cfg 7, "
           f"{args.frames} frames; ready in {time.perf_counter() - started:.0f} s")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""GFLOP/s of the motion modules' projections on CPU: torch's F.linear against a oneDNN 1x1 convolution.
+"""GFLOP/s of the motion modules' projections on CPU: F.linear, the weight-first product and a oneDNN 1x1 convolution.
 
 Run with the host's Python from the pack root (a quiet machine):
 
@@ -10,8 +10,12 @@ chunks x 16 frames: rows = tokens of one pass (capped, as the network caps them,
 GEGLU projection stays under network.CHUNK_BYTES), in and out features of the square
 projections (C -> C), the GEGLU projection (C -> 8C) and the feed-forward output (4C -> C),
 at the latent sizes of 64 and 128 px. Each shape is timed interleaved (F.linear,
-1x1 convolution, F.linear, ...) after a warm-up; the table gives the median GFLOP/s and the
-minor page faults per call.
+weight-first, 1x1 convolution, F.linear, ...) after a warm-up; the table gives the median
+GFLOP/s, the minor page faults per call, and which product the motion modules use there.
+
+The weight-first product, ``(W @ x.T).T`` copied back to row-major, is
+``few_row_linear.weight_first_linear``: the motion modules take it where
+``few_row_linear.weight_on_the_left`` says so (few rows against the weight), F.linear elsewhere.
 
 The alternative, ``conv_linear`` below, is the same product as a 1x1 convolution over a
 channels-last view of the rows (no copy), which torch hands to oneDNN. The motion modules
@@ -88,11 +92,12 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
 
+    from kinema.motion_modules.few_row_linear import weight_first_linear, weight_on_the_left
     from kinema.motion_modules.network import CHUNK_BYTES
 
     print(f"machine: {_host.machine_line()}")
-    print(f"{'size':>6} | {'rows':>5} | {'in':>5} | {'out':>6} | {'F.linear GFLOP/s':>16} | {'1x1 conv GFLOP/s':>16} | "
-          f"{'conv/F':>6} | {'F faults':>8} | {'conv faults':>11}")
+    print(f"{'size':>6} | {'rows':>5} | {'in':>5} | {'out':>6} | {'F.linear GFLOP/s':>16} | {'weight-first':>12} | "
+          f"{'1x1 conv':>8} | {'WF/F':>5} | {'conv/F':>6} | {'F faults':>8} | {'conv faults':>11} | used")
     generator = torch.Generator().manual_seed(0)
     with torch.inference_mode():
         for size in args.sizes:
@@ -100,6 +105,7 @@ def main() -> None:
                 x = torch.randn(rows, k, generator=generator)
                 weight, bias = torch.randn(n, k, generator=generator) * 0.02, torch.zeros(n)
                 variants = {"F": lambda x=x, w=weight, b=bias: F.linear(x, w, b),
+                            "WF": lambda x=x, w=weight, b=bias: weight_first_linear(x, w, b),
                             "conv": lambda x=x, w=weight, b=bias: conv_linear(x, w, b)}
                 for fn in variants.values():
                     fn()
@@ -110,9 +116,11 @@ def main() -> None:
                 seconds = {name: statistics.median(t for t, _ in r) for name, r in results.items()}
                 faults = {name: statistics.median(f for _, f in r) for name, r in results.items()}
                 flops = 2 * rows * k * n
+                used = "weight-first" if weight_on_the_left(x, weight) else "F.linear"
                 print(f"{size:>4}px | {rows:>5} | {k:>5} | {n:>6} | {flops / seconds['F'] / 1e9:>16.0f} | "
-                      f"{flops / seconds['conv'] / 1e9:>16.0f} | {seconds['F'] / seconds['conv']:>5.2f}x | "
-                      f"{faults['F']:>8.0f} | {faults['conv']:>11.0f}")
+                      f"{flops / seconds['WF'] / 1e9:>12.0f} | {flops / seconds['conv'] / 1e9:>8.0f} | "
+                      f"{seconds['F'] / seconds['WF']:>4.2f}x | {seconds['F'] / seconds['conv']:>5.2f}x | "
+                      f"{faults['F']:>8.0f} | {faults['conv']:>11.0f} | {used}")
     print(f"machine after: {_host.machine_line()}")
 
 

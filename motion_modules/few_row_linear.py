@@ -35,8 +35,13 @@ def weight_on_the_left(x: Tensor, weight: Tensor) -> bool:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.linear(x, weight, bias)``, computed weight-first when ``weight_on_the_left`` says it is faster."""
-    if not weight_on_the_left(x, weight):
-        return F.linear(x, weight, bias)
+    if weight_on_the_left(x, weight):
+        return weight_first_linear(x, weight, bias)
+    return F.linear(x, weight, bias)
+
+
+def weight_first_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.linear(x, weight, bias)`` as ``(weight @ x.T).T``, copied back to row-major."""
     out_features, in_features = weight.shape
     # [..., in] -> [rows, in]
     rows = x.reshape(-1, in_features)
