@@ -3,12 +3,12 @@
 ``F.linear`` computes ``x @ W.T``: the weight is the BLAS's right-hand operand, which CPU
 sgemm kernels (MKL's under torch) repack into their blocked layout on every call. A motion
 module at a low-resolution level has few token rows (2 x 16 frames x 2 x 2 latent pixels =
-128 at 64 px) against weights of 1280 x 1280 up to 1280 x 10240, so repacking the weight
-costs about as much as multiplying by it. ``(W @ x.T).T`` is the same product with the
-weight as the left operand and the few rows as the operand that is packed: measured on
-2 CPU cores, 1.12-1.26x for 128 rows and 1.2-1.5x for 32 rows on those shapes, and a 1280-channel module at 64 px
-1.3-1.4x; with as many rows as the weight's smaller side it loses (0.65-0.96x), so those
-passes keep ``F.linear`` (bench/linear_gflops.py prints both per shape). The result is
+128 at 64 px) against weights of 1280 x 1280 up to 10240 x 1280, so repacking the weight
+is a large part of every call. ``(W @ x.T).T`` is the same product with the
+weight as the left operand and the few rows as the operand that is packed. On 2 CPU cores
+(bench/linear_gflops.py prints both per shape) it is 1.02-1.32x as fast for 128 rows and
+1.09-1.29x for 32 rows on those shapes, and 0.52-0.99x with 512 or more rows, so passes
+with more than an eighth of the weight's smaller side in rows keep ``F.linear``. The result is
 copied back to row-major, so every consumer sees the layout ``F.linear`` gives; its
 values equal ``F.linear``'s up to float rounding (the summation order can differ).
 
