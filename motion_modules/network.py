@@ -13,9 +13,8 @@ permuting around every attention as the original does; the result is the same.
 Per-run options (``frames``, ``scale``, ``effect``, ``attention``) are forward
 arguments, never module state. The layer classes (``Linear``, ``LayerNorm``,
 ``GroupNorm``) come from a ``layers`` namespace: by default torch.nn's (``FewRowLinear``
-for ``Linear``); ComfyUI's
-weight-casting layers let its memory manager keep part of the weights in system RAM
-(low-VRAM mode) and stream them in per call. The linear layers compute ``F.linear``, with
+for ``Linear``); ComfyUI's weight-casting layers let its memory manager keep part of the
+weights in system RAM (low-VRAM mode) and stream them in per call. The linear layers compute ``F.linear``, with
 the weight as the left operand for few-row passes on CPU (``few_row_linear``). Not as a
 oneDNN 1x1 convolution: on CPU that computes some of these shapes up to 1.2x faster, but
 it reorders the weight into a fresh weight-sized buffer on every call, and inside a real
