@@ -95,22 +95,42 @@ class Sampling:
         return (t_many - t_few) / (MANY - FEW), (f_many - f_few) / (MANY - FEW)
 
 
+def interleaved_rounds(sampling: Sampling, models: dict, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Per model, the seconds and minor faults per step of each round; the order of the models rotates per round."""
+    names = list(models)
+    results = {name: {"seconds": [], "faults": []} for name in names}
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds, faults = sampling.per_step(models[name])
+            results[name]["seconds"].append(seconds)
+            results[name]["faults"].append(faults)
+    return results
+
+
+def unet_flops(model, frames: int, size: int) -> int:
+    """Matmul, convolution and attention FLOPs of one UNet call of ``model`` on 2 guidance chunks of ``frames``."""
+    stepper = Stepper(frames, size // 8)
+    stepper.load(model)
+    flops, _ = count_flops(lambda: stepper.run(model))
+    return flops
+
+
+def print_rounds(rows: list[dict], name_width: int) -> None:
+    """Every round's seconds and minor faults per step, per size and model (``row["results"]`` of each size)."""
+    print("rounds (s/step; minor faults/step):")
+    for row in rows:
+        for name, result in row["results"].items():
+            print(f"  {row['size']}px {name:<{name_width}} " + " ".join(f"{t:.3f}" for t in result["seconds"]) + ";  "
+                  + " ".join(f"{f:,.0f}" for f in result["faults"]))
+
+
 def measure_size(size: int, rounds: int, frames: int, models: dict, positive, negative) -> dict:
     sampling = Sampling(positive, negative, size, frames)
     for model in models.values():
         sampling.run(model, FEW)  # warm-up of each: first-call set-up is not a step
-    results = {name: {"seconds": [], "faults": []} for name in models}
-    for round_index in range(rounds):
-        order = list(models) if round_index % 2 == 0 else list(reversed(models))
-        for name in order:
-            seconds, faults = sampling.per_step(models[name])
-            results[name]["seconds"].append(seconds)
-            results[name]["faults"].append(faults)
-    stepper = Stepper(frames, size // 8)
-    flops = {}
-    for name, model in models.items():
-        stepper.load(model)
-        flops[name], _ = count_flops(lambda model=model: stepper.run(model))
+    results = interleaved_rounds(sampling, models, rounds)
+    flops = {name: unet_flops(model, frames, size) for name, model in models.items()}
     return {"size": size, "results": results, "flops": flops}
 
 
@@ -172,11 +192,7 @@ def main() -> None:
               f"{ratio / floor:>11.3f} | {statistics.median(plain_r['faults']):>17,.0f} | "
               f"{statistics.median(inflated_r['faults']):>20,.0f}")
     print()
-    print("rounds (s/step; faults/step):")
-    for row in rows:
-        for name, result in row["results"].items():
-            print(f"  {row['size']}px {name:<8} " + " ".join(f"{t:.3f}" for t in result["seconds"]) + ";  "
-                  + " ".join(f"{f:,.0f}" for f in result["faults"]))
+    print_rounds(rows, 8)
     print(f"machine after: {_host.machine_line()}")
     print(f"total {time.perf_counter() - started:.0f} s")
 

@@ -31,9 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
-import ctypes.util
-import gc
 import statistics
 import sys
 import time
@@ -43,8 +40,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _host  # noqa: E402
 from animatediff_memory import PeakMeter, call_node  # noqa: E402
-from animatediff_sampler_step import FEW, FRAMES, Sampling, boot_and_load  # noqa: E402
-from animatediff_step import Stepper, count_flops  # noqa: E402
+from animatediff_sampler_step import (  # noqa: E402
+    FEW,
+    FRAMES,
+    Sampling,
+    boot_and_load,
+    interleaved_rounds,
+    print_rounds,
+    unet_flops,
+)
 
 MIB = 1 << 20
 
@@ -98,15 +102,10 @@ def load_other_pack(folder: Path) -> tuple[str, object]:
                      f"({', '.join(RECIPES)}); add its recipe to RECIPES in {Path(__file__).name}")
 
 
-def hand_back_free_heap() -> None:
-    gc.collect()
-    libc = ctypes.util.find_library("c")
-    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
-        ctypes.CDLL(libc).malloc_trim(0)
-
-
 def resident_after(run) -> int:
     """The resident set in bytes after ``run()``, with glibc's free heap handed back."""
+    from kinema.runner.embedded import hand_back_free_heap
+
     run()
     hand_back_free_heap()
     return PeakMeter.current()
@@ -121,6 +120,8 @@ def same_latent(sampling: Sampling, kinema, other, tolerance: float) -> tuple[fl
 
 def peak_above(sampling: Sampling, model) -> int:
     """Resident high-water mark above the resident set before, of one FEW-step KSampler call."""
+    from kinema.runner.embedded import hand_back_free_heap
+
     meter = PeakMeter()
     hand_back_free_heap()
     before = meter.current()
@@ -133,23 +134,12 @@ def measure_size(size: int, args, models: dict, prepared) -> dict:
     sampling = Sampling(prepared.positive, prepared.negative, size, args.frames)
     for model in models.values():
         sampling.run(model, FEW)  # warm-up of each: first-call set-up is not a step
-    names = list(models)
-    relative, same = same_latent(sampling, models["Kinema"], models[names[-1]], args.tolerance)
-    results = {name: {"seconds": [], "faults": []} for name in names}
-    for round_index in range(args.rounds):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            seconds, faults = sampling.per_step(models[name])
-            results[name]["seconds"].append(seconds)
-            results[name]["faults"].append(faults)
+    relative, same = same_latent(sampling, models["Kinema"], list(models.values())[-1], args.tolerance)
+    results = interleaved_rounds(sampling, models, args.rounds)
     peaks = {name: peak_above(sampling, model) for name, model in models.items()}
-    stepper = Stepper(args.frames, size // 8)
-    flops = {}
-    for name in ("plain", "Kinema"):  # the other pack adds its modules inside its sampling wrapper, out of reach here
-        stepper.load(models[name])
-        flops[name], _ = count_flops(lambda model=models[name]: stepper.run(model))
-    return {"size": size, "results": results, "peaks": peaks, "floor": flops["Kinema"] / flops["plain"],
-            "relative": relative, "same": same}
+    # Kinema's floor: the other pack adds its modules inside its sampling wrapper, out of reach of a direct UNet call
+    floor = unet_flops(models["Kinema"], args.frames, size) / unet_flops(models["plain"], args.frames, size)
+    return {"size": size, "results": results, "peaks": peaks, "floor": floor, "relative": relative, "same": same}
 
 
 def print_tables(rows: list[dict], names: list[str], held: dict, args) -> None:
@@ -174,11 +164,7 @@ def print_tables(rows: list[dict], names: list[str], held: dict, args) -> None:
     for row in rows:
         print(f"  {row['size']}px: {row['relative']:.2e} {'same' if row['same'] else 'DIFFERENT'}")
     print()
-    print("rounds (s/step; minor faults/step):")
-    for row in rows:
-        for name, result in row["results"].items():
-            print(f"  {row['size']}px {name:<22} " + " ".join(f"{t:.3f}" for t in result["seconds"]) + ";  "
-                  + " ".join(f"{f:,.0f}" for f in result["faults"]))
+    print_rounds(rows, 22)
 
 
 def main() -> None:

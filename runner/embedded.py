@@ -116,6 +116,18 @@ def prepare_comfy_imports(comfyui: Path, argv: list[str] | None = None) -> None:
         sys.argv = saved
 
 
+def hand_back_free_heap() -> None:
+    """Collect garbage and return glibc's free heap pages to the system (glibc keeps them for reuse otherwise)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
+        ctypes.CDLL(libc).malloc_trim(0)
+
+
 class EmbeddedComfy:
     """Boot ComfyUI once, then validate and execute API-format prompts."""
 
@@ -270,18 +282,11 @@ class EmbeddedComfy:
     def release_models(self) -> None:
         """Drop cached node outputs and unload every model (as the page's "Unload models" button does), and hand the
         freed memory back to the system (glibc keeps freed heap pages for reuse otherwise)."""
-        import ctypes
-        import ctypes.util
-        import gc
-
         import comfy.model_management
 
         self._executor.reset()
         comfy.model_management.unload_all_models()
-        gc.collect()
-        libc = ctypes.util.find_library("c")
-        if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
-            ctypes.CDLL(libc).malloc_trim(0)
+        hand_back_free_heap()
 
     def on_event(self, callback) -> None:
         """Call ``callback(event, data)`` for every execution event (executing, progress, executed ...); None removes it."""
