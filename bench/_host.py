@@ -91,11 +91,12 @@ def report_peak(warm_up, make_run) -> None:
     report_child_result({"before": before, "peak": meter.peak(), "seconds": seconds})
 
 
-def run_measuring_child(command: list[str], what: str) -> dict:
-    """Run a measuring child and return its result. Its glibc mmap threshold is fixed, so every large tensor is mapped
-    and unmapped with its life (by default glibc raises the threshold after frees and keeps later tensors in its heap,
-    which the resident set then holds on to: a peak taken after a warm-up would miss what the heap already held)."""
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+def run_measuring_child(command: list[str], what: str, env: dict[str, str] | None = None) -> dict:
+    """Run a measuring child and return its result. By default its glibc mmap threshold is fixed, so every large tensor
+    is mapped and unmapped with its life (by default glibc raises the threshold after frees and keeps later tensors in
+    its heap, which the resident set then holds on to: a peak taken after a warm-up would miss what the heap already
+    held); ``env`` replaces that environment."""
+    env = env if env is not None else {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
     completed = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in completed.stdout.splitlines() if line.startswith(CHILD_RESULT)]
     if completed.returncode or not lines:

@@ -20,14 +20,19 @@ The FLOP floor is the ratio of matmul, convolution and attention FLOPs of one in
 UNet call to one plain call (bench/animatediff_step.count_flops): the slowdown the motion
 modules would cost at the UNet's average FLOP rate.
 
-The allocator is whatever the process has (set GLIBC_TUNABLES yourself to compare; the
-line "allocator" says what was set), and its state matters: whether the UNet's large
-temporaries come from glibc's heap or from freshly mapped (and zeroed) pages on every
-call depends on what the process allocated and freed before. As this bench boots, the
-plain step faults 0.45-1.2 million pages per step here (and the inflated step about as
-many); after a large .ckpt file has been read with torch.load (another pack's motion
-module loader, in bench/animatediff_vs_pack.py) the heap has room and the plain step
-faults none. The faults columns say which state a run measured; the two benches give both.
+The allocator's state matters: whether the UNet's large temporaries come from glibc's
+heap or from freshly mapped (and zeroed) pages on every call depends on what the process
+allocated and freed before. As this bench boots, the plain step faults 0.45-1.2 million
+pages per step here (and the inflated step about as many); after a large .ckpt file has
+been read with torch.load (another pack's motion module loader, in
+bench/animatediff_vs_pack.py) the heap has room and the plain step faults none. So:
+
+- without --allocators, every size runs in this process, with whatever allocator it has
+  (the line "allocator" says what GLIBC_TUNABLES set);
+- with --allocators default kinema, every size runs in a fresh process of its own, once
+  with glibc's defaults and once with the malloc options of the processes Kinema starts
+  (runner/allocator.py): a known state, the same for every run. The held column is the
+  resident set after the rounds: what the options cost in memory kept for reuse.
 """
 
 from __future__ import annotations
@@ -45,11 +50,12 @@ from typing import NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _host  # noqa: E402
-from animatediff_memory import call_node  # noqa: E402
+from animatediff_memory import PeakMeter, call_node  # noqa: E402
 from animatediff_step import Stepper, count_flops  # noqa: E402
 
 FRAMES = 16
 FEW, MANY = 2, 6  # steps of the two runs whose difference is timed
+ALLOCATORS = ("default", "kinema")
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,7 +63,33 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="image sizes in px (latent = px / 8)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size (after one warm-up of each)")
     parser.add_argument("--frames", type=int, default=FRAMES)
+    parser.add_argument("--allocators", nargs="+", choices=ALLOCATORS, default=[],
+                        help="run each size in a fresh process per allocator: glibc's defaults, or the malloc options "
+                             "of the processes Kinema starts (runner/allocator.py)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one size, reported to the parent
     return parser.parse_args()
+
+
+def allocator_environment(allocator: str) -> dict[str, str]:
+    """This process's environment without any malloc tunables, plus Kinema's for ``kinema``."""
+    from pack_import import load_standalone
+
+    options = load_standalone("runner/allocator.py")
+    plain = {key: value for key, value in os.environ.items() if key not in ("GLIBC_TUNABLES", options.OPT_OUT)}
+    return options.tuned_environment(plain) if allocator == "kinema" else plain
+
+
+def measure_in_fresh_processes(args: argparse.Namespace) -> list[dict]:
+    """Per allocator and size, the rows of a child process that measured only that size."""
+    rows = []
+    for allocator in args.allocators:
+        for size in args.sizes:
+            command = [sys.executable, __file__, "--child", "--sizes", str(size), "--rounds", str(args.rounds),
+                       "--frames", str(args.frames)]
+            row = _host.run_measuring_child(command, f"{allocator}/{size}px", env=allocator_environment(allocator))
+            rows.append({**row, "allocator": allocator})
+            print(f"  {allocator:>7} {size}px measured ({row['machine']})", flush=True)
+    return rows
 
 
 def minor_faults() -> int:
@@ -121,7 +153,8 @@ def print_rounds(rows: list[dict], name_width: int) -> None:
     print("rounds (s/step; minor faults/step):")
     for row in rows:
         for name, result in row["results"].items():
-            print(f"  {row['size']}px {name:<{name_width}} " + " ".join(f"{t:.3f}" for t in result["seconds"]) + ";  "
+            where = f"{row['allocator']} " if "allocator" in row else ""  # rows of fresh processes name their allocator
+            print(f"  {where}{row['size']}px {name:<{name_width}} " + " ".join(f"{t:.3f}" for t in result["seconds"]) + ";  "
                   + " ".join(f"{f:,.0f}" for f in result["faults"]))
 
 
@@ -130,8 +163,9 @@ def measure_size(size: int, rounds: int, frames: int, models: dict, positive, ne
     for model in models.values():
         sampling.run(model, FEW)  # warm-up of each: first-call set-up is not a step
     results = interleaved_rounds(sampling, models, rounds)
+    held_mib = PeakMeter.current() / 2**20  # before the FLOP count's own allocations
     flops = {name: unet_flops(model, frames, size) for name, model in models.items()}
-    return {"size": size, "results": results, "flops": flops}
+    return {"size": size, "results": results, "flops": flops, "held_mib": held_mib, "machine": _host.machine_line()}
 
 
 class Prepared(NamedTuple):
@@ -165,32 +199,47 @@ def boot_and_load() -> Prepared:
     return Prepared(host, files, plain, inflated, positive, negative)
 
 
-def main() -> None:
-    args = parse_args()
+def measure_here(args: argparse.Namespace) -> list[dict]:
+    """Every size in this process, on one boot of the host."""
     started = time.perf_counter()
     prepared = boot_and_load()
-    files, positive, negative = prepared.files, prepared.positive, prepared.negative
     models = {"plain": prepared.plain, "inflated": prepared.inflated}
-    print(f"machine: {_host.machine_line()}")
-    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(not set: glibc defaults)')}")
-    print(f"models: {files['sd15'].name}, {files['mm_v2'].name}; core KSampler euler/normal cfg 7, {args.frames} frames; "
-          f"per step = (t({MANY} steps) - t({FEW} steps)) / {MANY - FEW}; ready in {time.perf_counter() - started:.0f} s")
+    if not args.child:
+        print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(not set: glibc defaults)')}")
+        print(f"ready in {time.perf_counter() - started:.0f} s")
+    return [measure_size(size, args.rounds, args.frames, models, prepared.positive, prepared.negative) for size in args.sizes]
 
-    rows = [measure_size(size, args.rounds, args.frames, models, positive, negative) for size in args.sizes]
 
-    print()
-    print(f"Per sampling step inside KSampler, median of {args.rounds} interleaved rounds")
-    print(f"{'size':>9} | {'plain s/step':>12} | {'inflated s/step':>15} | {'ratio':>7} | {'FLOP floor':>10} | "
-          f"{'ratio/floor':>11} | {'plain faults/step':>17} | {'inflated faults/step':>20}")
+def print_table(rows: list[dict], rounds: int) -> None:
+    print(f"Per sampling step inside KSampler, median of {rounds} interleaved rounds")
+    print(f"{'allocator':>9} | {'size':>9} | {'plain s/step':>12} | {'inflated s/step':>15} | {'ratio':>7} | "
+          f"{'FLOP floor':>10} | {'ratio/floor':>11} | {'plain faults/step':>17} | {'inflated faults/step':>20} | "
+          f"{'held MiB':>8}")
     for row in rows:
         plain_r, inflated_r = row["results"]["plain"], row["results"]["inflated"]
         t_plain, t_inflated = statistics.median(plain_r["seconds"]), statistics.median(inflated_r["seconds"])
         floor = row["flops"]["inflated"] / row["flops"]["plain"]
         ratio = t_inflated / t_plain
         size = row["size"]
-        print(f"{size:>3}x{size:<3}px | {t_plain:>12.3f} | {t_inflated:>15.3f} | {ratio:>6.3f}x | {floor:>9.3f}x | "
-              f"{ratio / floor:>11.3f} | {statistics.median(plain_r['faults']):>17,.0f} | "
-              f"{statistics.median(inflated_r['faults']):>20,.0f}")
+        print(f"{row.get('allocator', 'as is'):>9} | {size:>3}x{size:<3}px | {t_plain:>12.3f} | {t_inflated:>15.3f} | "
+              f"{ratio:>6.3f}x | {floor:>9.3f}x | {ratio / floor:>11.3f} | {statistics.median(plain_r['faults']):>17,.0f} | "
+              f"{statistics.median(inflated_r['faults']):>20,.0f} | {row['held_mib']:>8,.0f}")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child:
+        (row,) = measure_here(args)
+        _host.report_child_result(row)
+        return
+    started = time.perf_counter()
+    files = _host.fixture_files()
+    print(f"machine: {_host.machine_line()}")
+    print(f"models: {files['sd15'].name}, {files['mm_v2'].name}; core KSampler euler/normal cfg 7, {args.frames} frames; "
+          f"per step = (t({MANY} steps) - t({FEW} steps)) / {MANY - FEW}")
+    rows = measure_in_fresh_processes(args) if args.allocators else measure_here(args)
+    print()
+    print_table(rows, args.rounds)
     print()
     print_rounds(rows, 8)
     print(f"machine after: {_host.machine_line()}")

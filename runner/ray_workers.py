@@ -127,16 +127,21 @@ class RayWorker:
 
 def start_actors(address: str | None, setup: ActorSetup, count: int | None, start_seconds: float = 600.0) -> list[RayWorker]:
     """Connect to Ray (a cluster address, or a local Ray when None) and start one actor per GPU (or ``count``)."""
+    import os
     import sys
 
     import ray
+
+    from .allocator import ray_runtime_env
 
     # Ray workers cannot import this pack by name (ComfyUI names it by folder): ship the actor class by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     count = count or max(gpus, 1)
-    actor_class = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1 if not gpus else 0, max_restarts=0)(ComfyActor)
+    # Each Ray node starts its workers in its own environment: the malloc options (runner/allocator.py) travel along.
+    actor_class = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1 if not gpus else 0, max_restarts=0,
+                             runtime_env=ray_runtime_env(os.environ) or None)(ComfyActor)
     actors = [actor_class.remote(setup, index) for index in range(count)]
     # An actor the cluster has no room for is never scheduled: say so instead of waiting forever.
     ready, waiting = ray.wait([actor.ready.remote() for actor in actors], num_returns=count, timeout=start_seconds)

@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .allocator import tuned_environment
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -77,6 +79,7 @@ class ComfyServer:
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(
                 args, cwd=self.comfyui, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                env=tuned_environment(os.environ),  # a server Kinema starts gets its malloc options (runner/allocator.py)
             )
         self._wait_until_up()
         return self

@@ -25,7 +25,7 @@ def relaunch_in_host() -> None:
 
     host = host_setup.ensure_host()
     host_setup.install_runner_requirements(host)
-    env = host.env()
+    env = host.generating_env()
     env[IN_HOST] = "1"
     os.execve(str(host.python), [str(host.python), __file__, *sys.argv[1:]], env)
 

@@ -44,7 +44,7 @@ def relaunch_in_host() -> None:
     import host_setup
 
     host = host_setup.ensure_host()
-    env = host.env()
+    env = host.generating_env()
     env[IN_HOST] = "1"
     os.execve(str(host.python), [str(host.python), __file__, *sys.argv[1:]], env)
 

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import shared_venv_files
+from pack_import import load_standalone
 
 log = logging.getLogger("kinema.host_setup")
 
@@ -159,6 +160,11 @@ class Host:
         env["KINEMA_HOST_LABEL"] = self.label
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
+
+    def generating_env(self) -> dict[str, str]:
+        """Environment for a process Kinema starts to run workflows in (the demo, the batch runner): ``env()`` with
+        Kinema's malloc options (runner/allocator.py), so sampling steps reuse the heap instead of faulting in pages."""
+        return load_standalone("runner/allocator.py").tuned_environment(self.env())
 
 
 def kinema_home() -> Path:

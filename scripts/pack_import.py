@@ -21,3 +21,17 @@ def import_pack(name: str = "kinema"):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_standalone(relative_path: str):
+    """One standard-library-only file of the pack (e.g. runner/allocator.py) as a module of its own: set-up scripts
+    use it before any host exists, when importing the whole pack (torch, ComfyUI) cannot work yet."""
+    path = PACK_ROOT / relative_path
+    name = "kinema_standalone_" + path.stem
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

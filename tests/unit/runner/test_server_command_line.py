@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
+from kinema.runner.allocator import tuned_environment
 from kinema.runner.server_process import ComfyServer
 
-# Stands in for ComfyUI's main.py: notes its command line and whether --user-directory exists
-# (newer ComfyUI refuses one that does not), then exits before serving anything.
+# Stands in for ComfyUI's main.py: notes its command line, whether --user-directory exists
+# (newer ComfyUI refuses one that does not) and its malloc tunables, then exits before serving anything.
 RECORDING_MAIN = """
 import json, os, sys
 from pathlib import Path
 
 user = sys.argv[sys.argv.index("--user-directory") + 1]
-record = {"argv": sys.argv[1:], "user_directory_exists": os.path.isdir(user)}
+record = {"argv": sys.argv[1:], "user_directory_exists": os.path.isdir(user), "tunables": os.environ.get("GLIBC_TUNABLES")}
 (Path(__file__).parent / "argv.json").write_text(json.dumps(record))
 sys.exit(3)
 """
@@ -46,3 +48,4 @@ def test_partner_nodes_are_disabled_by_the_name_the_host_declares(tmp_path, cli_
     record = json.loads((comfyui / "argv.json").read_text())
     assert flag in record["argv"] and not_flag not in record["argv"]
     assert record["user_directory_exists"], "newer ComfyUI refuses a --user-directory that does not exist"
+    assert record["tunables"] == tuned_environment(os.environ).get("GLIBC_TUNABLES"), "a server Kinema starts gets its malloc options"
