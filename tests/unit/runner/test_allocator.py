@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -78,15 +79,25 @@ def test_opting_out_leaves_the_environment_as_it_was():
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="GLIBC_TUNABLES is read by glibc only")
-def test_the_demo_the_batch_runner_and_ray_actors_get_the_options_and_the_test_tiers_do_not():
-    host = host_setup.Host(comfyui=Path("/c"), python=Path("/p"), home=Path("/h"), root=Path("/r"), label="0.8.0",
-                           user_owned=False)
-    generating = host.generating_env()
-    assert generating["GLIBC_TUNABLES"] == tuned_environment(host.env())["GLIBC_TUNABLES"]
-    assert generating["COMFYUI_PATH"] == "/c" and generating["KINEMA_HOME"] == "/h"
-    assert host.env().get("GLIBC_TUNABLES") == os.environ.get("GLIBC_TUNABLES"), "tests run in the allocator users' own ComfyUI has"
-    assert ray_runtime_env({}) == {"env_vars": {"GLIBC_TUNABLES": tuned_environment({})["GLIBC_TUNABLES"]}}
-    for script in ("demo.py", "batch.py"):
-        source = (Path(host_setup.SCRIPTS) / script).read_text()
-        assert "host.generating_env()" in source and "host.env()" not in source, f"scripts/{script} relaunches itself tuned"
+@pytest.mark.parametrize("script", ["demo", "batch"])
+def test_the_demo_and_the_batch_runner_relaunch_themselves_with_the_options(script, monkeypatch, tmp_path):
+    """Their first stage builds (here: is handed) the host and execs its Python; that process gets the options."""
+    host = host_setup.Host(comfyui=tmp_path / "ComfyUI", python=tmp_path / "python", home=tmp_path, root=tmp_path,
+                           label="0.8.0", user_owned=False)
+    module = importlib.import_module(script)
+    started = {}
+    monkeypatch.setattr(host_setup, "ensure_host", lambda: host)
+    monkeypatch.setattr(host_setup, "install_runner_requirements", lambda _host: None)
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: started.update(path=path, env=env))
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.delenv(OPT_OUT, raising=False)
+    module.relaunch_in_host()
+    assert started["path"] == str(host.python)
+    assert started["env"]["GLIBC_TUNABLES"] == tuned_environment({})["GLIBC_TUNABLES"]
+    assert started["env"]["COMFYUI_PATH"] == str(host.comfyui), "and everything else the host's environment holds"
+    assert "GLIBC_TUNABLES" not in host.env(), "the test tiers run in the allocator a user's own ComfyUI has"
 
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="GLIBC_TUNABLES is read by glibc only")
+def test_ray_actors_are_handed_the_options_for_every_node():
+    assert ray_runtime_env({}) == {"env_vars": {"GLIBC_TUNABLES": tuned_environment({})["GLIBC_TUNABLES"]}}
