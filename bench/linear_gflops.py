@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""GFLOP/s of the motion modules' projections on CPU: F.linear, the weight-first product and a oneDNN 1x1 convolution.
+"""GFLOP/s of the motion modules' projections on CPU: F.linear (the BLAS) against oneDNN's linear product.
 
 Run with the host's Python from the pack root (a quiet machine):
 
@@ -9,20 +9,14 @@ The shapes are those a v2 module's linear layers meet in one sampling step of 2 
 chunks x 16 frames: rows = tokens of one pass (capped, as the network caps them, so the
 GEGLU projection stays under network.CHUNK_BYTES), in and out features of the square
 projections (C -> C), the GEGLU projection (C -> 8C) and the feed-forward output (4C -> C),
-at the latent sizes of 64 and 128 px. Each shape is timed interleaved (F.linear,
-weight-first, 1x1 convolution, F.linear, ...) after a warm-up; the table gives the median
-GFLOP/s, the minor page faults per call, and which product the motion modules use there.
+at the latent sizes of 64 and 128 px. Each shape is timed interleaved (F.linear, oneDNN,
+F.linear, ...) after a warm-up; the table gives the median GFLOP/s, the minor page faults
+per call, and which product the motion modules use there (``onednn_linear.uses_onednn``).
 
-The weight-first product, ``(W @ x.T).T`` copied back to row-major, is
-``few_row_linear.weight_first_linear``: the motion modules take it where
-``few_row_linear.weight_on_the_left`` says so (few rows against the weight), F.linear elsewhere.
-
-The alternative, ``conv_linear`` below, is the same product as a 1x1 convolution over a
-channels-last view of the rows (no copy), which torch hands to oneDNN. The motion modules
-used it until this table and bench/animatediff_sampler_step.py showed that it does not pay
-inside a sampling step: oneDNN reorders the weight into its blocked layout on every call,
-a weight-sized temporary that glibc maps and unmaps when it is large, so the convolution
-pays per call for what it gains per row, and loses on the few-row passes of small latents.
+oneDNN's product is ``onednn_linear.linear``: ``mkldnn::_linear_pointwise`` on the weight as
+it is, the bias added inside the product. Up to commit 73ad7c1 the modules used a
+weight-first product for few-row passes and F.linear elsewhere, and before that a oneDNN
+1x1 convolution; this table (then with those columns) is how each was chosen and left.
 """
 
 from __future__ import annotations
@@ -63,18 +57,6 @@ def shapes(size: int, chunk_bytes: int) -> list[tuple[int, int, int]]:
     return found
 
 
-def conv_linear(x, weight, bias):
-    """``F.linear(x, weight, bias)`` for x [M, K] as a oneDNN 1x1 convolution (the alternative measured)."""
-    import torch.nn.functional as F
-
-    rows, in_features = x.shape
-    # [M, K] -> [1, M, 1, K] -> [1, K, M, 1]: the same memory, now a channels-last image
-    image = x.view(1, rows, 1, in_features).permute(0, 3, 1, 2)
-    out = F.conv2d(image, weight.view(*weight.shape, 1, 1), bias)
-    # [1, N, M, 1] channels-last -> [1, M, 1, N] (contiguous) -> [M, N]
-    return out.permute(0, 2, 3, 1).reshape(rows, weight.shape[0])
-
-
 def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
@@ -92,12 +74,14 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
 
-    from kinema.motion_modules.few_row_linear import weight_first_linear, weight_on_the_left
     from kinema.motion_modules.network import CHUNK_BYTES
+    from kinema.motion_modules.onednn_linear import ONEDNN_LINEAR, uses_onednn
 
+    if ONEDNN_LINEAR is None:
+        raise SystemExit("this torch has no oneDNN linear product (mkldnn::_linear_pointwise): nothing to compare")
     print(f"machine: {_host.machine_line()}")
-    print(f"{'size':>6} | {'rows':>5} | {'in':>5} | {'out':>6} | {'F.linear GFLOP/s':>16} | {'weight-first':>12} | "
-          f"{'1x1 conv':>8} | {'WF/F':>5} | {'conv/F':>6} | {'F faults':>8} | {'conv faults':>11} | used")
+    print(f"{'size':>6} | {'rows':>5} | {'in':>5} | {'out':>6} | {'F.linear GFLOP/s':>16} | {'oneDNN GFLOP/s':>14} | "
+          f"{'oneDNN/F':>8} | {'F faults':>8} | {'oneDNN faults':>13} | used")
     generator = torch.Generator().manual_seed(0)
     with torch.inference_mode():
         for size in args.sizes:
@@ -105,8 +89,7 @@ def main() -> None:
                 x = torch.randn(rows, k, generator=generator)
                 weight, bias = torch.randn(n, k, generator=generator) * 0.02, torch.zeros(n)
                 variants = {"F": lambda x=x, w=weight, b=bias: F.linear(x, w, b),
-                            "WF": lambda x=x, w=weight, b=bias: weight_first_linear(x, w, b),
-                            "conv": lambda x=x, w=weight, b=bias: conv_linear(x, w, b)}
+                            "oneDNN": lambda x=x, w=weight, b=bias: ONEDNN_LINEAR(x, w, b, "none", [], "")}
                 for fn in variants.values():
                     fn()
                 results = {name: [] for name in variants}
@@ -116,11 +99,10 @@ def main() -> None:
                 seconds = {name: statistics.median(t for t, _ in r) for name, r in results.items()}
                 faults = {name: statistics.median(f for _, f in r) for name, r in results.items()}
                 flops = 2 * rows * k * n
-                used = "weight-first" if weight_on_the_left(x, weight) else "F.linear"
+                used = "oneDNN" if uses_onednn(x, weight, bias) else "F.linear"
                 print(f"{size:>4}px | {rows:>5} | {k:>5} | {n:>6} | {flops / seconds['F'] / 1e9:>16.0f} | "
-                      f"{flops / seconds['WF'] / 1e9:>12.0f} | {flops / seconds['conv'] / 1e9:>8.0f} | "
-                      f"{seconds['F'] / seconds['WF']:>4.2f}x | {seconds['F'] / seconds['conv']:>5.2f}x | "
-                      f"{faults['F']:>8.0f} | {faults['conv']:>11.0f} | {used}")
+                      f"{flops / seconds['oneDNN'] / 1e9:>14.0f} | {seconds['F'] / seconds['oneDNN']:>7.2f}x | "
+                      f"{faults['F']:>8.0f} | {faults['oneDNN']:>13.0f} | {used}")
     print(f"machine after: {_host.machine_line()}")
 
 

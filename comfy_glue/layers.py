@@ -14,7 +14,7 @@ import comfy.model_management
 import comfy.ops
 import torch
 
-from ..motion_modules.few_row_linear import FewRowLinear
+from ..motion_modules.onednn_linear import OneDnnLinear
 
 
 def motion_module_dtype() -> torch.dtype:
@@ -33,9 +33,9 @@ def weight_casting_layers() -> types.SimpleNamespace:
     return types.SimpleNamespace(Linear=WeightCastingLinear, LayerNorm=ops.LayerNorm, GroupNorm=ops.GroupNorm)
 
 
-class WeightCastingLinear(comfy.ops.disable_weight_init.Linear, FewRowLinear):
-    """ComfyUI's Linear (interrupt check, weight casting, weight patches) whose uncast product is ``FewRowLinear``'s.
+class WeightCastingLinear(comfy.ops.disable_weight_init.Linear, OneDnnLinear):
+    """ComfyUI's Linear (interrupt check, weight casting, weight patches) whose uncast product is ``OneDnnLinear``'s.
 
     ComfyUI's ``forward`` ends in ``super().forward(...)`` when it casts nothing (0.3.75, 0.8.0 and the newer
-    DynamicVRAM releases alike); with this base order that call reaches ``FewRowLinear.forward`` instead of
+    DynamicVRAM releases alike); with this base order that call reaches ``OneDnnLinear.forward`` instead of
     ``torch.nn.Linear.forward``. The casting path keeps ComfyUI's own ``F.linear``."""

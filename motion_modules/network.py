@@ -12,13 +12,10 @@ permuting around every attention as the original does; the result is the same.
 
 Per-run options (``frames``, ``scale``, ``effect``, ``attention``) are forward
 arguments, never module state. The layer classes (``Linear``, ``LayerNorm``,
-``GroupNorm``) come from a ``layers`` namespace: by default torch.nn's (``FewRowLinear``
+``GroupNorm``) come from a ``layers`` namespace: by default torch.nn's (``OneDnnLinear``
 for ``Linear``); ComfyUI's weight-casting layers let its memory manager keep part of the
-weights in system RAM (low-VRAM mode) and stream them in per call. The linear layers compute ``F.linear``, with
-the weight as the left operand for few-row passes on CPU (``few_row_linear``). Not as a
-oneDNN 1x1 convolution: on CPU that computes some of these shapes up to 1.2x faster, but
-it reorders the weight into a fresh weight-sized buffer on every call, and inside a real
-sampling step that costs more than it gains (bench/linear_gflops.py, bench/animatediff_sampler_step.py).
+weights in system RAM (low-VRAM mode) and stream them in per call. The linear layers compute
+``F.linear``, handed to oneDNN's product on x86-64 CPUs in float32 (``onednn_linear``).
 """
 
 from __future__ import annotations
@@ -31,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .few_row_linear import FewRowLinear
 from .layout import MotionLayout
+from .onednn_linear import OneDnnLinear
 
 HEADS = 8
 # Everything after the GroupNorm is independent per (b h w) sequence, so the transformer runs
@@ -44,7 +41,7 @@ CHUNK_BYTES = 30 * 2**20
 
 # A namespace with ``Linear``, ``LayerNorm`` and ``GroupNorm`` classes of torch.nn's signatures.
 Layers = SimpleNamespace
-TORCH_LAYERS = SimpleNamespace(Linear=FewRowLinear, LayerNorm=nn.LayerNorm, GroupNorm=nn.GroupNorm)
+TORCH_LAYERS = SimpleNamespace(Linear=OneDnnLinear, LayerNorm=nn.LayerNorm, GroupNorm=nn.GroupNorm)
 
 # attention(q, k, v, heads) -> out, all [batch, tokens, heads * dim_head]: ComfyUI's optimized_attention signature.
 AttentionFn = Callable[[Tensor, Tensor, Tensor, int], Tensor]

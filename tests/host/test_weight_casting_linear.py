@@ -1,8 +1,8 @@
-"""The motion modules' layer inside ComfyUI: ComfyUI's Linear, whose uncast product is Kinema's few-row linear.
+"""The motion modules' layer inside ComfyUI: ComfyUI's Linear, whose uncast product is Kinema's oneDNN linear.
 
 ComfyUI's forward must still run first (its interrupt check), its casting path (low-VRAM
-mode) must stay its own ``F.linear``, and the uncast path must reach the weight-first
-product; the route is read from the operands the product received.
+mode) must stay its own ``F.linear``, and the uncast path must reach oneDNN's product on a
+CPU in float32; the route is read from the operator the profiler recorded.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from matmul_operands import addmm_operand_shapes
+from matrix_products import matrix_products
 
 
 @pytest.fixture()
@@ -27,23 +27,23 @@ def layer(comfy_host):
 ROWS = torch.randn(2, 16, 1280, generator=torch.Generator().manual_seed(1))  # 32 rows: a 1 x 1 latent pass
 
 
-def test_it_is_comfyuis_linear_with_the_weight_first_product(layer):
+def test_it_is_comfyuis_linear_with_the_onednn_product(layer):
     import comfy.ops
 
     assert isinstance(layer, comfy.ops.disable_weight_init.Linear)
     with torch.inference_mode():
-        operands = addmm_operand_shapes(lambda: layer(ROWS))
+        products = matrix_products(lambda: layer(ROWS))
         out = layer(ROWS)
-    assert operands == [((1280, 1), (1280, 1280), (1280, 32))]
+    assert products == [("mkldnn::_linear_pointwise", ((2, 16, 1280), (1280, 1280), (1280,)))]
     torch.testing.assert_close(out, F.linear(ROWS, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
 
 
 def test_comfyuis_casting_path_keeps_its_own_product(layer):
     layer.comfy_cast_weights = True  # what ComfyUI's loader sets on layers it streams in low-VRAM mode
     with torch.inference_mode():
-        operands = addmm_operand_shapes(lambda: layer(ROWS))
+        products = matrix_products(lambda: layer(ROWS))
         out = layer(ROWS)
-    assert operands == [((1280,), (32, 1280), (1280, 1280))]
+    assert products == [("aten::addmm", ((1280,), (32, 1280), (1280, 1280)))]
     torch.testing.assert_close(out, F.linear(ROWS, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
 
 
