@@ -37,6 +37,7 @@ step that tell the two apart). Compare figures of the two only from the same sta
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -93,7 +94,8 @@ class Stepper:
 
 
 def count_flops(fn) -> tuple[int, dict[str, int]]:
-    """Matmul, conv and attention FLOPs of ``fn()``, total and by operator (CPU SDPA too: torch has no formula for it).
+    """Matmul, conv and attention FLOPs of ``fn()``, total and by operator (CPU SDPA and oneDNN's linear product
+    too: torch has no formula for them).
 
     Raises if ``fn()`` returns a tensor with non-finite values (random weights must still give sane activations).
     """
@@ -103,7 +105,13 @@ def count_flops(fn) -> tuple[int, dict[str, int]]:
     def cpu_sdpa(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs):
         return sdpa_flop_count(query_shape, key_shape, value_shape)
 
+    def onednn_linear(x_shape, weight_shape, *args, out_shape=None, **kwargs):
+        out_features, in_features = weight_shape
+        return 2 * math.prod(x_shape[:-1]) * in_features * out_features  # as torch counts F.linear's addmm
+
     mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa}
+    if hasattr(torch.ops.mkldnn, "_linear_pointwise"):  # the motion modules' product on x86-64 CPUs (onednn_linear)
+        mapping[torch.ops.mkldnn._linear_pointwise] = onednn_linear
     with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         result = fn()
     if isinstance(result, torch.Tensor) and not torch.isfinite(result).all():

@@ -123,3 +123,15 @@ def test_an_empty_pass_gives_an_empty_result():
 def test_the_default_layers_use_it_with_the_original_keys():
     layer = TORCH_LAYERS.Linear(64, 128)
     assert isinstance(layer, OneDnnLinear) and set(layer.state_dict()) == {"weight", "bias"}
+
+
+@needs_onednn
+def test_every_projection_of_a_motion_module_runs_on_onednn():
+    """proj_in, q/k/v/out of both attentions, the GEGLU and feed-forward output, proj_out: 12 products, all oneDNN's."""
+    from kinema.motion_modules.network import MotionModule
+
+    module = MotionModule(64, pe_length=24).requires_grad_(False)
+    x = _rows(2 * 8, 64, 4, 4)  # [(b f), c, h, w]: 2 videos of 8 frames
+    with torch.inference_mode():
+        assert set(_operators(lambda: module(x, 8))) == {ONEDNN}
+        assert len(_operators(lambda: module(x, 8))) == 12
