@@ -8,9 +8,10 @@ weight patches and casting still apply), with the bias added inside the product.
 bench machine (2-core AMD EPYC with AVX-512, torch 2.14.1; ``bench/linear_gflops.py``
 prints both per shape) it computes every projection shape of a v2 module's sampling step
 faster: 1.08-1.5x on passes of 512 rows or more, 1.12-2x on the few-row passes of
-low-resolution levels (121-216 GFLOP/s against F.linear's 60-195), and the motion modules
-alone take 14-16% less time. Other x86-64 CPUs may weigh the two differently; the same
-bench shows it on any machine.
+low-resolution levels (121-216 GFLOP/s against F.linear's 60-195); inside core KSampler
+the inflated / plain step went from 1.389x to 1.334x at 64 px and from 1.589x to 1.445x at
+128 px (``bench/animatediff_sampler_step.py``, glibc options of Kinema's processes). Other
+x86-64 CPUs may weigh the two products differently; the same benches show it on any machine.
 
 Everything else keeps ``F.linear``: GPUs and other devices, half precision, other CPU
 architectures (not measured), a torch without oneDNN or with it switched off
