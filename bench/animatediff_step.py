@@ -102,6 +102,8 @@ def count_flops(fn) -> tuple[int, dict[str, int]]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+    from kinema.motion_modules.onednn_linear import ONEDNN_LINEAR
+
     def cpu_sdpa(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs):
         return sdpa_flop_count(query_shape, key_shape, value_shape)
 
@@ -110,8 +112,8 @@ def count_flops(fn) -> tuple[int, dict[str, int]]:
         return 2 * math.prod(x_shape[:-1]) * in_features * out_features  # as torch counts F.linear's addmm
 
     mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa}
-    if hasattr(torch.ops.mkldnn, "_linear_pointwise"):  # the motion modules' product on x86-64 CPUs (onednn_linear)
-        mapping[torch.ops.mkldnn._linear_pointwise] = onednn_linear
+    if ONEDNN_LINEAR is not None:  # the motion modules' product on x86-64 CPUs
+        mapping[ONEDNN_LINEAR.overloadpacket] = onednn_linear
     with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         result = fn()
     if isinstance(result, torch.Tensor) and not torch.isfinite(result).all():

@@ -75,7 +75,7 @@ def main() -> None:
     import torch.nn.functional as F
 
     from kinema.motion_modules.network import CHUNK_BYTES
-    from kinema.motion_modules.onednn_linear import ONEDNN_LINEAR, uses_onednn
+    from kinema.motion_modules.onednn_linear import ONEDNN_LINEAR, onednn_product, uses_onednn
 
     if ONEDNN_LINEAR is None:
         raise SystemExit("this torch has no oneDNN linear product (mkldnn::_linear_pointwise): nothing to compare")
@@ -89,7 +89,7 @@ def main() -> None:
                 x = torch.randn(rows, k, generator=generator)
                 weight, bias = torch.randn(n, k, generator=generator) * 0.02, torch.zeros(n)
                 variants = {"F": lambda x=x, w=weight, b=bias: F.linear(x, w, b),
-                            "oneDNN": lambda x=x, w=weight, b=bias: ONEDNN_LINEAR(x, w, b, "none", [], "")}
+                            "oneDNN": lambda x=x, w=weight, b=bias: onednn_product(x, w, b)}
                 for fn in variants.values():
                     fn()
                 results = {name: [] for name in variants}

@@ -54,9 +54,13 @@ def uses_onednn(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> bool:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.linear(x, weight, bias)``, computed by oneDNN where ``uses_onednn`` says so."""
     if uses_onednn(x, weight, bias):
-        # no fused activation ("none", no scalars, no algorithm)
-        return ONEDNN_LINEAR(x, weight, bias, "none", [], "")
+        return onednn_product(x, weight, bias)
     return F.linear(x, weight, bias)
+
+
+def onednn_product(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """oneDNN's ``x @ weight.T + bias`` whatever ``uses_onednn`` says (needs ``ONEDNN_LINEAR``; benches compare it)."""
+    return ONEDNN_LINEAR(x, weight, bias, "none", [], "")  # no fused activation: "none", no scalars, no algorithm
 
 
 class OneDnnLinear(nn.Linear):
